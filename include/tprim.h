@@ -1,0 +1,388 @@
+/*
+ * tprim.h -- fast, exact attention and transformer primitives for CPUs and GPUs.
+ *
+ * This is the only header a user includes. It is also the manual: every function
+ * below states its math, its shapes and broadcast rules, who owns what, and which
+ * errors it returns.
+ *
+ * Conventions used throughout
+ * ---------------------------
+ *  - Every call returns a tprim_status. TPRIM_OK is 0. Codes are pinned forever.
+ *  - When a call fails it writes nothing to its outputs, frees whatever it took, and
+ *    (where it has a context) leaves a one-line human message in
+ *    tprim_ctx_last_error(ctx), naming the offending argument.
+ *  - The library never aborts and never prints unless asked (TPRIM_LOG or
+ *    tprim_ctx_set_log).
+ *  - Tensors are views (tprim_tensor): the caller owns the memory, tprim never
+ *    keeps a pointer past the call that received it.
+ *  - Shapes are written outermost first, e.g. q: [batch..., Hq, Sq, D]. "batch..."
+ *    means zero to three leading batch dimensions.
+ *  - A context (tprim_ctx) is not thread-safe: use one context per calling thread,
+ *    or serialise calls on a shared one. Different contexts are independent.
+ */
+#ifndef TPRIM_H
+#define TPRIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(TPRIM_SHARED_BUILD)
+#define TPRIM_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(TPRIM_SHARED)
+#define TPRIM_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define TPRIM_API __attribute__((visibility("default")))
+#else
+#define TPRIM_API
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Version                                                                    */
+/* ------------------------------------------------------------------------- */
+
+#define TPRIM_VERSION_MAJOR 0
+#define TPRIM_VERSION_MINOR 1
+#define TPRIM_VERSION_PATCH 0
+/* MAJOR*10000 + MINOR*100 + PATCH, e.g. 100 for 0.1.0 */
+#define TPRIM_VERSION_NUMBER \
+    (TPRIM_VERSION_MAJOR * 10000 + TPRIM_VERSION_MINOR * 100 + TPRIM_VERSION_PATCH)
+#define TPRIM_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked (compare with TPRIM_VERSION_NUMBER). */
+TPRIM_API unsigned tprim_version_number(void);
+TPRIM_API const char *tprim_version_string(void);
+
+/* ------------------------------------------------------------------------- */
+/* Status codes                                                               */
+/* ------------------------------------------------------------------------- */
+
+/* One list makes the enum and the strings. Values are pinned: append only. */
+#define TPRIM_STATUS_LIST(X)                                                       \
+    X(TPRIM_OK, 0, "success")                                                      \
+    X(TPRIM_ERR_INVALID_ARGUMENT, 1, "an argument has a value out of its range")   \
+    X(TPRIM_ERR_NULL_POINTER, 2, "a required pointer is NULL")                     \
+    X(TPRIM_ERR_SHAPE, 3, "ranks or dimensions do not match")                      \
+    X(TPRIM_ERR_DTYPE, 4, "unsupported dtype or mix of dtypes")                    \
+    X(TPRIM_ERR_OVERFLOW, 5, "a size or byte count overflows")                     \
+    X(TPRIM_ERR_OUT_OF_MEMORY, 6, "memory allocation failed")                      \
+    X(TPRIM_ERR_UNSUPPORTED, 7, "not supported by this build, machine or device")  \
+    X(TPRIM_ERR_DEVICE, 8, "the device runtime reported an error")                 \
+    X(TPRIM_ERR_INTERNAL, 9, "internal error (a bug in tprim)")
+
+typedef enum tprim_status {
+#define TPRIM_X_ENUM_(name, value, desc) name = value,
+    TPRIM_STATUS_LIST(TPRIM_X_ENUM_)
+#undef TPRIM_X_ENUM_
+    TPRIM_STATUS_COUNT_
+} tprim_status;
+
+/* "TPRIM_ERR_SHAPE" for TPRIM_ERR_SHAPE; "TPRIM_UNKNOWN_STATUS" for other values. */
+TPRIM_API const char *tprim_status_str(tprim_status s);
+/* A short description: "ranks or dimensions do not match". */
+TPRIM_API const char *tprim_status_desc(tprim_status s);
+
+/* ------------------------------------------------------------------------- */
+/* Tensors                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* Element types. Values are pinned. */
+typedef enum tprim_dtype {
+    TPRIM_F32 = 0,  /* IEEE binary32 */
+    TPRIM_BF16 = 1, /* bfloat16: the upper 16 bits of a binary32 */
+    TPRIM_F16 = 2,  /* IEEE binary16 */
+    TPRIM_F64 = 3,  /* IEEE binary64 (used by a few arguments only) */
+    TPRIM_I32 = 4,  /* int32_t (indices, lengths) */
+    TPRIM_I64 = 5   /* int64_t (indices, lengths) */
+} tprim_dtype;
+
+/* Size of one element in bytes (0 for an unknown dtype). */
+TPRIM_API size_t tprim_dtype_size(tprim_dtype dt);
+/* "f32", "bf16", "f16", "f64", "i32", "i64"; "?" for an unknown dtype. */
+TPRIM_API const char *tprim_dtype_name(tprim_dtype dt);
+
+/* Where a tensor's memory lives. Values are pinned. */
+typedef enum tprim_device_type {
+    TPRIM_DEVICE_CPU = 0, /* host memory */
+    TPRIM_DEVICE_CUDA = 1 /* CUDA device memory; device_id selects the GPU */
+} tprim_device_type;
+
+#define TPRIM_MAX_RANK 6
+
+/*
+ * A tensor view, DLPack's convention: element (i0, ..., i{r-1}) lives at
+ *     (char *)data + (i0*strides[0] + ... + i{r-1}*strides[r-1]) * dtype_size.
+ * Strides are in elements, may be zero (broadcast) or negative, and need not be
+ * contiguous: BSHD and BHSD memory orders are the same logical tensor with
+ * different strides. Entries at index >= rank are ignored.
+ * A zero-initialised tprim_tensor is an empty f32 CPU tensor of rank 0.
+ */
+typedef struct tprim_tensor {
+    void *data;                      /* first element (owned by the caller) */
+    int64_t shape[TPRIM_MAX_RANK];   /* sizes, outermost first, each >= 0 */
+    int64_t strides[TPRIM_MAX_RANK]; /* element strides, outermost first */
+    int32_t rank;                    /* 0 .. TPRIM_MAX_RANK */
+    tprim_dtype dtype;
+    tprim_device_type device;        /* TPRIM_DEVICE_CPU unless set */
+    int32_t device_id;               /* GPU ordinal for TPRIM_DEVICE_CUDA */
+} tprim_tensor;
+
+/*
+ * Fill *t as a view of `data` with the given rank, shape and strides on the CPU.
+ * strides == NULL means contiguous row-major (the last dimension has stride 1).
+ * Errors: TPRIM_ERR_NULL_POINTER (t, or shape with rank > 0),
+ *         TPRIM_ERR_INVALID_ARGUMENT (rank outside 0..6, a negative size, unknown dtype),
+ *         TPRIM_ERR_OVERFLOW (the element count or its byte size overflows int64).
+ * On error *t is left untouched.
+ */
+TPRIM_API tprim_status tprim_tensor_init(tprim_tensor *t, void *data, tprim_dtype dtype,
+                                         int32_t rank, const int64_t *shape,
+                                         const int64_t *strides);
+
+/* Number of elements (product of the shape; 1 for rank 0), or -1 if it overflows. */
+TPRIM_API int64_t tprim_tensor_numel(const tprim_tensor *t);
+
+/* ------------------------------------------------------------------------- */
+/* Hardware                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/* CPU feature bits (tprim_hw_info.features). Values are pinned. */
+#define TPRIM_CPU_SSE2 (1ull << 0)
+#define TPRIM_CPU_AVX (1ull << 1)
+#define TPRIM_CPU_AVX2 (1ull << 2)
+#define TPRIM_CPU_FMA (1ull << 3)
+#define TPRIM_CPU_F16C (1ull << 4)
+#define TPRIM_CPU_AVX512F (1ull << 5)
+#define TPRIM_CPU_AVX512BW (1ull << 6)
+#define TPRIM_CPU_AVX512VL (1ull << 7)
+#define TPRIM_CPU_AVX512DQ (1ull << 8)
+#define TPRIM_CPU_AVX512_BF16 (1ull << 9)
+#define TPRIM_CPU_AVX512_FP16 (1ull << 10)
+#define TPRIM_CPU_AMX_TILE (1ull << 11)
+#define TPRIM_CPU_AMX_BF16 (1ull << 12)
+#define TPRIM_CPU_AMX_INT8 (1ull << 13)
+#define TPRIM_CPU_AVX512_VNNI (1ull << 14)
+#define TPRIM_CPU_NEON (1ull << 32)
+#define TPRIM_CPU_ARM_FP16 (1ull << 33) /* half-precision arithmetic (asimdhp) */
+#define TPRIM_CPU_ARM_BF16 (1ull << 34)
+#define TPRIM_CPU_ARM_I8MM (1ull << 35)
+#define TPRIM_CPU_ARM_DOTPROD (1ull << 36)
+#define TPRIM_CPU_ARM_SVE (1ull << 37)
+
+/*
+ * What this machine has, detected once per process: cpuid + XCR0 on x86-64 (a feature
+ * counts only if the OS saves its registers; AMX only after the Linux permission
+ * request succeeded), hwcaps / sysctl on AArch64.
+ */
+typedef struct tprim_hw_info {
+    char arch[16];          /* "x86_64", "aarch64" or "unknown" */
+    char cpu_name[64];      /* brand string when the CPU reports one, else "" */
+    uint64_t features;      /* TPRIM_CPU_* bits */
+    int32_t num_cpus;       /* logical CPUs this process may run on */
+    int64_t l1d_bytes;      /* per core; 0 when unknown */
+    int64_t l2_bytes;       /* per core (or per cluster); 0 when unknown */
+    int64_t l3_bytes;       /* shared last level; 0 when unknown */
+} tprim_hw_info;
+
+/* Fill *out. Errors: TPRIM_ERR_NULL_POINTER. */
+TPRIM_API tprim_status tprim_hw_query(tprim_hw_info *out);
+
+/* Name of one feature bit ("avx512f"), or NULL for a bit that has no name. */
+TPRIM_API const char *tprim_cpu_feature_name(uint64_t bit);
+
+/* ------------------------------------------------------------------------- */
+/* Context                                                                    */
+/* ------------------------------------------------------------------------- */
+
+typedef struct tprim_ctx tprim_ctx;
+
+/* Log levels for TPRIM_LOG / tprim_ctx_set_log. Values are pinned. */
+typedef enum tprim_log_level {
+    TPRIM_LOG_OFF = 0,
+    TPRIM_LOG_ERROR = 1, /* every failed call, with its message */
+    TPRIM_LOG_INFO = 2,  /* plus one line per configuration change */
+    TPRIM_LOG_DEBUG = 3  /* plus, per call, which kernel ran and why */
+} tprim_log_level;
+
+/* Receives one line (no trailing newline). */
+typedef void (*tprim_log_fn)(void *user, tprim_log_level level, const char *line);
+
+/*
+ * Create a context: configuration, a thread pool, a workspace arena and statistics.
+ * Defaults come from the environment:
+ *   TPRIM_NUM_THREADS  threads to use (default: the CPUs this process may run on)
+ *   TPRIM_ISA          kernel family to force: auto | ref | avx2 | avx512 | neon
+ *   TPRIM_LOG          off | error | info | debug  (lines go to stderr)
+ *   TPRIM_MEMORY       minimal | balanced | performance (working-memory budget)
+ * Errors: TPRIM_ERR_NULL_POINTER (out), TPRIM_ERR_OUT_OF_MEMORY,
+ *         TPRIM_ERR_INVALID_ARGUMENT (an environment variable has a value that is not
+ *         allowed), TPRIM_ERR_UNSUPPORTED (TPRIM_ISA names a family this machine or
+ *         build cannot run). On error *out is NULL and tprim_ctx_create_error()
+ *         returns the message.
+ * Free with tprim_ctx_free.
+ */
+TPRIM_API tprim_status tprim_ctx_create(tprim_ctx **out);
+/* Message of the last failed tprim_ctx_create on this thread ("" if none). */
+TPRIM_API const char *tprim_ctx_create_error(void);
+/* Stop the threads and free everything the context owns. NULL is a no-op. */
+TPRIM_API void tprim_ctx_free(tprim_ctx *ctx);
+
+/* The message of the last failed call on this context ("" after a success). */
+TPRIM_API const char *tprim_ctx_last_error(const tprim_ctx *ctx);
+
+/* Threads used by later calls: 1 .. 1024. 0 means "the CPUs this process may run on". */
+TPRIM_API tprim_status tprim_ctx_set_num_threads(tprim_ctx *ctx, int32_t n);
+TPRIM_API int32_t tprim_ctx_num_threads(const tprim_ctx *ctx);
+
+/*
+ * Force a kernel family for every op: "auto" (best available), "ref", "avx2",
+ * "avx512", "neon". A family this machine or build cannot run gives
+ * TPRIM_ERR_UNSUPPORTED; an unknown name TPRIM_ERR_INVALID_ARGUMENT.
+ * When the forced family has no kernel that accepts a call, the call runs the
+ * reference kernel and the log says so.
+ */
+TPRIM_API tprim_status tprim_ctx_set_isa(tprim_ctx *ctx, const char *family);
+
+/* Set the log level and sink. fn == NULL writes to stderr. */
+TPRIM_API tprim_status tprim_ctx_set_log(tprim_ctx *ctx, tprim_log_level level,
+                                         tprim_log_fn fn, void *user);
+
+/* Working-memory modes (TPRIM_MEMORY). Values are pinned. */
+typedef enum tprim_memory_mode {
+    TPRIM_MEMORY_BALANCED = 0,   /* default */
+    TPRIM_MEMORY_MINIMAL = 1,    /* smallest working memory, may be slower */
+    TPRIM_MEMORY_PERFORMANCE = 2 /* more working memory when it buys speed */
+} tprim_memory_mode;
+TPRIM_API tprim_status tprim_ctx_set_memory_mode(tprim_ctx *ctx, tprim_memory_mode mode);
+
+/* ------------------------------------------------------------------------- */
+/* Ops, kernels, dispatch and statistics                                      */
+/* ------------------------------------------------------------------------- */
+
+/* Op families. Values are pinned. */
+typedef enum tprim_op {
+    TPRIM_OP_ATTENTION = 0, /* tprim_attention (forward) */
+    TPRIM_OP_COUNT_
+} tprim_op;
+
+/* "attention" etc.; NULL for an unknown op. */
+TPRIM_API const char *tprim_op_name(tprim_op op);
+
+/* One registered kernel variant of an op. */
+typedef struct tprim_kernel_desc {
+    const char *name;   /* unique within the op: "ref", "avx2", "avx512", "neon" */
+    const char *family; /* the TPRIM_ISA family it belongs to */
+    int32_t priority;   /* higher wins when several accept a call */
+    int32_t runnable;   /* 1 if this machine and build can run it */
+} tprim_kernel_desc;
+
+/* Number of variants registered for op (0 for an unknown op). */
+TPRIM_API int32_t tprim_kernel_count(tprim_op op);
+/* Describe variant `index` of `op`. Errors: NULL_POINTER, INVALID_ARGUMENT (index). */
+TPRIM_API tprim_status tprim_kernel_get(tprim_op op, int32_t index, tprim_kernel_desc *out);
+
+/*
+ * Pin one variant of op by name for later calls on ctx (tests and benchmarks use
+ * this to reach every variant); NULL or "auto" returns to automatic choice.
+ * A pinned variant that does not accept a call makes that call fail with
+ * TPRIM_ERR_UNSUPPORTED (never a silent fallback).
+ * Errors: INVALID_ARGUMENT (unknown op or name), UNSUPPORTED (not runnable here).
+ */
+TPRIM_API tprim_status tprim_ctx_set_kernel(tprim_ctx *ctx, tprim_op op, const char *name);
+
+/* Number of successful calls of op that ran variant `name` on ctx. */
+TPRIM_API uint64_t tprim_ctx_kernel_calls(const tprim_ctx *ctx, tprim_op op, const char *name);
+/* Name of the variant the last successful call of op ran on ctx (NULL if none yet). */
+TPRIM_API const char *tprim_ctx_last_kernel(const tprim_ctx *ctx, tprim_op op);
+/* Zero every counter. */
+TPRIM_API void tprim_ctx_reset_stats(tprim_ctx *ctx);
+
+/* ------------------------------------------------------------------------- */
+/* Attention                                                                  */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Optional parts of an attention call. A zero-initialised struct (or NULL) means:
+ * default scale, no mask, no bias, no lse output.
+ */
+typedef struct tprim_attn_params {
+    /* Multiplies q.k. 0 means 1/sqrt(D). Must be finite. */
+    float scale;
+    /* Nonzero: key j is visible to query i only if j <= i + (Sk - Sq) (bottom-right
+     * aligned: the last query sees every key). With key_lens, Sk is that batch's
+     * key length. */
+    int32_t causal;
+    /* Nonzero enables the sliding window: key j is visible to query i only if
+     *   i' - window_left <= j <= i' + window_right,   i' = i + (Sk - Sq).
+     * Both must be >= 0 (values >= Sk act as "unbounded"). Combined with causal the
+     * right edge is min(window_right, 0). */
+    int32_t use_window;
+    int64_t window_left;
+    int64_t window_right;
+    /* > 0: logits are soft-capped, s -> softcap * tanh(s / softcap), where
+     * s = scale * q.k (before biases and ALiBi). 0: off. Must be finite and >= 0. */
+    float softcap;
+    /* ALiBi: f32 slopes, shape [Hq] or [batch..., Hq] (broadcast like a bias). Adds
+     *   -slope[h] * |i' - j|,   i' = i + (Sk - Sq),   to every logit of head h. */
+    const tprim_tensor *alibi_slopes;
+    /* Up to two additive biases, each broadcastable (numpy rules, right-aligned,
+     * size-1 dims or missing leading dims broadcast) to [batch..., Hq, Sq, Sk].
+     * dtype f32 or the dtype of q. The OpenFold pair: mask bias [B, N, 1, 1, Sk] and
+     * pair bias [B, 1, Hq, Sq, Sk]. A bias of -inf masks a key. */
+    const tprim_tensor *bias[2];
+    /* Per-batch key lengths, i32 or i64, shape [batch...] (all batch dims of q, or a
+     * rank-1 tensor of their product). Keys j >= key_lens[b] are masked. Each value
+     * must lie in 0..Sk. */
+    const tprim_tensor *key_lens;
+    /* Output (optional): f32 [batch..., Hq, Sq], the natural log of the softmax
+     * denominator, lse = log(sum_j exp(logit_ij)); -inf for a fully masked row. */
+    tprim_tensor *lse;
+} tprim_attn_params;
+
+/*
+ * Exact attention, computed in tiles with an online softmax (memory does not grow
+ * with Sq*Sk):
+ *
+ *   logit[b,h,i,j] = cap(scale * q[b,h,i,:] . k[b,h/G,j,:]) + bias0 + bias1 + alibi
+ *   logit = -inf where a mask (causal, window, key_lens) hides key j from query i
+ *   out[b,h,i,:]   = sum_j softmax_j(logit[b,h,i,:]) * v[b,h/G,j,:]
+ *
+ * Shapes (all of q, k, v, out share the same batch dims, 0 to 3 of them):
+ *   q   [batch..., Hq,  Sq, D ]
+ *   k   [batch..., Hkv, Sk, D ]
+ *   v   [batch..., Hkv, Sk, Dv]
+ *   out [batch..., Hq,  Sq, Dv]
+ * Hq must be a multiple of Hkv; G = Hq / Hkv query heads share one key/value head
+ * (MHA: G = 1, GQA: 1 < G < Hq, MQA: Hkv = 1). D >= 1, Dv >= 0, any size.
+ * Any strides: [B, S, H, D] memory (BSHD) is passed with permuted strides, no copy.
+ *
+ * dtypes: q, k, v, out all f32, all bf16 or all f16; arithmetic and accumulation
+ * are f32; bf16/f16 results are rounded to nearest even once, at the end.
+ * A query row whose keys are all masked gives out = 0 and lse = -inf (never NaN).
+ * out must not overlap any input.
+ *
+ * Errors (nothing is written on error):
+ *   TPRIM_ERR_NULL_POINTER      ctx, q, k, v, out or a data pointer of a non-empty tensor
+ *   TPRIM_ERR_SHAPE             ranks, batch dims, heads, Sq/Sk/D/Dv disagree; Hq not a
+ *                               multiple of Hkv; bias/alibi/key_lens/lse not of the
+ *                               documented shapes or not broadcastable
+ *   TPRIM_ERR_DTYPE             mixed or unsupported dtypes
+ *   TPRIM_ERR_INVALID_ARGUMENT  scale/softcap not finite, softcap < 0, window < 0,
+ *                               key_lens value outside 0..Sk
+ *   TPRIM_ERR_OVERFLOW          a tensor's byte extent overflows
+ *   TPRIM_ERR_UNSUPPORTED       CUDA tensors in a build without CUDA, or a pinned
+ *                               kernel that does not accept the call
+ *   TPRIM_ERR_OUT_OF_MEMORY     the workspace could not be allocated
+ */
+TPRIM_API tprim_status tprim_attention(tprim_ctx *ctx, const tprim_tensor *q,
+                                       const tprim_tensor *k, const tprim_tensor *v,
+                                       tprim_tensor *out, const tprim_attn_params *params);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TPRIM_H */

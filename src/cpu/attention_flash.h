@@ -1,0 +1,104 @@
+/* attention_flash.h -- the contract between the generic flash-attention driver
+ * (attention_flash.c) and the per-ISA micro-kernels, in the manner of BLIS: the
+ * driver tiles, packs, masks and schedules; an ISA supplies a small table of
+ * register-blocked micro-kernels and its blocksizes.
+ *
+ * Scores are kept in log2 units: with q pre-multiplied by scale*log2(e), the tile
+ * t = q.k is already scale*q.k*log2(e), so the softmax needs exp2 only. Biases and
+ * ALiBi are multiplied by log2(e) inside the micro-kernel.
+ *
+ * One work item is a block of query rows that share one key/value head: up to
+ * `rows_max` rows made of `ng` heads x `nq` consecutive queries (ng > 1 only when
+ * Sq is small, e.g. decode with GQA). For every key tile of `bc` keys:
+ *   1. pack_kt: K tile -> kt [D][bc] f32, transposed, columns >= nk zero;
+ *   2. qk, for each block of `mr` rows: S = Q kt (+ biases, ALiBi, soft-cap, masks),
+ *      online softmax update of m and l, P = exp2(S - m), alpha = exp2(m_old - m);
+ *   3. pv, over the active rows: O = alpha * O + P V.
+ * At the end out = O / l, lse = (m + log2 l) * ln 2.
+ */
+#ifndef TPRIM_CPU_ATTENTION_FLASH_H
+#define TPRIM_CPU_ATTENTION_FLASH_H
+
+#include "../ops/attention.h"
+
+#define TP_LOG2E 1.44269504088896340736f
+#define TP_LN2 0.69314718055994530942f
+
+/* Arguments of one qk micro-kernel call: `mr` rows against one key tile. */
+typedef struct tp_qk_args {
+    const float *q;         /* [mr][ldq] packed query rows (pre-multiplied, see above) */
+    int64_t ldq;
+    const float *kt;        /* [D][bc] packed keys, transposed; columns >= nk are 0 */
+    int64_t D;
+    int32_t nbias;          /* biases to add, 0..2 */
+    const float *bias[2];   /* row r at bias[x] + r * bias_ld[x], column c at +c (f32) */
+    int64_t bias_ld[2];
+    int32_t masked;         /* 0: all rows see all bc columns; 1: use lo/hi */
+    const int32_t *lo, *hi; /* [mr] row r sees columns lo[r] <= c < hi[r] (0..bc) */
+    const float *alibi;     /* NULL, or [mr]: -slope * log2(e) of each row */
+    const float *alibi_d;   /* [mr]: aligned query position of row r minus the
+                             * tile's first key; |logit distance| = |alibi_d[r] - c| */
+    float softcap;          /* cap * log2(e), 0 = off (q then pre-multiplied by scale/cap) */
+    float *m;               /* [mr] running max, log2 units, -inf before any key */
+    float *l;               /* [mr] running sum of exp2(t - m) */
+    float *alpha;           /* [mr] out: factor for the rows of O */
+    float *p;               /* [mr][bc] out: exp2(t - m), 0 where masked */
+} tp_qk_args;
+
+/* Arguments of one pv micro-kernel call: O[rows] = alpha * O[rows] + P[rows] V. */
+typedef struct tp_pv_args {
+    const float *p;         /* [rows][bc] */
+    const float *v;         /* row j (j < nk) at v + j * ldv, unit column stride */
+    int64_t ldv;
+    int64_t nk;             /* keys in the tile; rows >= nk of v must not be read */
+    float *o;               /* [rows][ldo]; columns Dv..ldo-1 are scratch */
+    int64_t ldo;
+    const float *alpha;     /* [rows] */
+    int64_t rows;           /* a multiple of mr */
+    int64_t Dv;
+} tp_pv_args;
+
+/* One ISA's micro-kernels and blocksizes. */
+typedef struct tp_flash_ukr {
+    int32_t mr;       /* rows per qk call */
+    int32_t bc;       /* keys per tile */
+    int32_t vw;       /* vector width in floats: O rows are padded to a multiple */
+    int32_t rows_max; /* target rows per work item (a multiple of mr) */
+    /* dst[r][c] = scale * src[r*sr + c*ss] (converted from dt to f32), r < rows,
+     * c < cols; ldd = dst row stride. */
+    void (*pack_rows)(const char *src, tprim_dtype dt, int64_t sr, int64_t ss, int64_t rows,
+                      int64_t cols, float scale, float *dst, int64_t ldd);
+    /* kt[d][c] = k[c*sk + d*sd] for c < nk, 0 for nk <= c < bc; d < D. */
+    void (*pack_kt)(const char *k, tprim_dtype dt, int64_t sk, int64_t sd, int64_t nk, int64_t D,
+                    float *kt);
+    void (*qk)(const tp_qk_args *a);
+    void (*pv)(const tp_pv_args *a);
+    /* dst[c*sd] = o[c] * inv converted to dt (round to nearest even), c < n. */
+    void (*store_row)(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt,
+                      int64_t sd);
+} tp_flash_ukr;
+
+/* The generic driver: tp_kernel callbacks parameterised by kernel->impl (a ukr). */
+size_t tp_flash_workspace(const tp_flash_ukr *u, const tp_attn_problem *p, int nthreads, int *ok);
+void tp_flash_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_pool *pool,
+                  int nthreads);
+
+/* Define the tp_kernel of a flash variant from its ukr table. */
+#define TP_FLASH_KERNEL(sym, kname, kfamily, kprio, ukr)                                   \
+    static size_t sym##_workspace(const void *prob, int nthreads, int *ok)                \
+    {                                                                                      \
+        return tp_flash_workspace(&(ukr), (const tp_attn_problem *)prob, nthreads, ok);    \
+    }                                                                                      \
+    static void sym##_run(const void *prob, void *ws, tp_pool *pool, int nthreads)         \
+    {                                                                                      \
+        tp_flash_run(&(ukr), (const tp_attn_problem *)prob, ws, pool, nthreads);           \
+    }                                                                                      \
+    const tp_kernel sym = {.name = (kname),                                                \
+                           .family = (kfamily),                                            \
+                           .priority = (kprio),                                            \
+                           .accepts = NULL,                                                \
+                           .workspace = sym##_workspace,                                   \
+                           .run = sym##_run,                                               \
+                           .impl = &(ukr)}
+
+#endif /* TPRIM_CPU_ATTENTION_FLASH_H */

@@ -1,0 +1,100 @@
+/* attention.h -- the normalised attention problem that the front-end builds and every
+ * attention kernel reads. After normalisation a kernel sees only flat batch indices,
+ * heads, rows and columns with element strides; broadcasting is stride 0. */
+#ifndef TPRIM_OPS_ATTENTION_H
+#define TPRIM_OPS_ATTENTION_H
+
+#include "../core/internal.h"
+
+/* "Unbounded" window edge: large enough never to clip, small enough that i + edge
+ * cannot overflow int64 for any row index a tensor can have. */
+#define TP_UNBOUNDED ((int64_t)1 << 60)
+
+/* One operand viewed as [batch (up to 3 dims), head, row, col]. */
+typedef struct tp_operand {
+    const char *data;   /* byte address of element (0, 0, 0, 0) */
+    tprim_dtype dtype;
+    int64_t sb[3];      /* strides of the batch dims (elements); 0 where broadcast */
+    int64_t sh;         /* head stride */
+    int64_t si;         /* row stride (query index, or key index for k/v) */
+    int64_t sj;         /* column stride (feature for q/k/v/out, key for biases) */
+} tp_operand;
+
+typedef struct tp_attn_problem {
+    int64_t bdim[3];   /* batch dims, padded with 1 at the front: [b0, b1, b2] */
+    int64_t nbatch;    /* b0 * b1 * b2 */
+    int64_t Hq, Hkv, G; /* G = Hq / Hkv query heads per key/value head */
+    int64_t Sq, Sk, D, Dv;
+    tprim_dtype dtype; /* of q, k, v, out */
+    tp_operand q;      /* [b, Hq, Sq, D] */
+    tp_operand k;      /* [b, Hkv, Sk, D] */
+    tp_operand v;      /* [b, Hkv, Sk, Dv] */
+    tp_operand out;    /* [b, Hq, Sq, Dv] (written) */
+    int32_t nbias;
+    tp_operand bias[2]; /* [b, Hq, Sq, Sk], broadcast strides 0 */
+    int32_t has_alibi;
+    tp_operand alibi;  /* f32 [b, Hq] (si = sj = 0) */
+    int32_t has_klen;
+    tp_operand klen;   /* i32 / i64 [b] */
+    int32_t has_lse;
+    tp_operand lse;    /* f32 [b, Hq, Sq] (written; sj = 0) */
+    float scale;       /* resolved: never 0 */
+    float softcap;     /* 0 = off */
+    int64_t wl, wr;    /* window edges (>= 0 or TP_UNBOUNDED); causal folded into wr */
+    int32_t memory;    /* tprim_memory_mode of the calling context */
+} tp_attn_problem;
+
+/* Element offset of batch b (flat) for an operand. */
+static inline int64_t tp_batch_off(const tp_attn_problem *p, const tp_operand *o, int64_t b)
+{
+    int64_t b2 = b % p->bdim[2];
+    int64_t r = b / p->bdim[2];
+    int64_t b1 = r % p->bdim[1];
+    int64_t b0 = r / p->bdim[1];
+    return b0 * o->sb[0] + b1 * o->sb[1] + b2 * o->sb[2];
+}
+
+/* Byte address of element (b, h, i, j) of an operand. */
+static inline const char *tp_at(const tp_attn_problem *p, const tp_operand *o, int64_t b,
+                                int64_t h, int64_t i, int64_t j)
+{
+    int64_t off = tp_batch_off(p, o, b) + h * o->sh + i * o->si + j * o->sj;
+    return o->data + off * (int64_t)tprim_dtype_size(o->dtype);
+}
+
+/* Key length of batch b (Sk when no key_lens were given). */
+static inline int64_t tp_key_len(const tp_attn_problem *p, int64_t b)
+{
+    if (!p->has_klen) return p->Sk;
+    const char *a = tp_at(p, &p->klen, b, 0, 0, 0);
+    if (p->klen.dtype == TPRIM_I32) {
+        int32_t v;
+        __builtin_memcpy(&v, a, 4);
+        return v;
+    }
+    int64_t v;
+    __builtin_memcpy(&v, a, 8);
+    return v;
+}
+
+/* Visible keys of query row i: [*lo, *hi) (empty when lo >= hi). kl = key length. */
+static inline void tp_row_range(const tp_attn_problem *p, int64_t kl, int64_t i, int64_t *lo,
+                                int64_t *hi)
+{
+    int64_t ia = i + (kl - p->Sq); /* bottom-right aligned position of the query */
+    int64_t l = p->wl >= TP_UNBOUNDED ? 0 : ia - p->wl;
+    int64_t h = p->wr >= TP_UNBOUNDED ? kl : ia + p->wr + 1;
+    *lo = l < 0 ? 0 : l;
+    *hi = h > kl ? kl : h;
+}
+
+/* ALiBi slope of (b, h), 0 when none. */
+static inline float tp_alibi_slope(const tp_attn_problem *p, int64_t b, int64_t h)
+{
+    if (!p->has_alibi) return 0.0f;
+    float s;
+    __builtin_memcpy(&s, tp_at(p, &p->alibi, b, h, 0, 0), 4);
+    return s;
+}
+
+#endif /* TPRIM_OPS_ATTENTION_H */

@@ -1,0 +1,50 @@
+/* attn_case.h -- one attention test case: shapes, layout, dtype and options, built
+ * into guarded tensors, run through tprim_attention and compared with the oracle. */
+#ifndef TPRIM_TEST_ATTN_CASE_H
+#define TPRIM_TEST_ATTN_CASE_H
+
+#include "util.h"
+
+enum { LAYOUT_BHSD = 0, LAYOUT_BSHD = 1, LAYOUT_PADDED = 2, LAYOUT_MIXED = 3 };
+enum {
+    BIAS_NONE = 0,
+    BIAS_FULL,      /* [batch..., Hq, Sq, Sk] f32 */
+    BIAS_MASK,      /* [batch..., 1, 1, Sk] f32, OpenFold 1e9 * (mask - 1) */
+    BIAS_PAIR,      /* [1..., Hq, Sq, Sk] f32 shared by every batch entry */
+    BIAS_2D,        /* [Sq, Sk] f32, leading dims missing */
+    BIAS_QTYPE_T,   /* full, dtype of q, keys-outermost memory order (no unit key stride) */
+    BIAS_NEG_INF,   /* full f32 with -inf entries and one fully -inf row */
+    BIAS_ROWCONST,  /* [batch..., Hq, Sq, 1] f32 (key stride 0) */
+    BIAS_COUNT_
+};
+
+typedef struct attn_case {
+    int nbd;           /* batch dims 0..3 */
+    int64_t bd[3];
+    int64_t Hq, Hkv, Sq, Sk, D, Dv;
+    tprim_dtype dt;
+    int layout;
+    int causal, use_window;
+    int64_t wl, wr;
+    float softcap, scale;
+    int alibi;         /* 0 none, 1 [Hq], 2 [batch..., Hq] */
+    int bias[2];       /* BIAS_* */
+    int klen;          /* 0 none, 1 [batch...] i32, 2 flat i64, 3 with zeros */
+    int lse;
+} attn_case;
+
+/* Describe a case in one line (for failure messages). */
+void attn_case_str(const attn_case *c, char *buf, size_t n);
+
+/* Run case c on ctx (whatever kernel it picks or has pinned); check every output
+ * element against the oracle, NaN poison, guards, untouched inputs. Returns the
+ * relative error (or a negative number when the call failed). `label` prefixes
+ * failure messages. If out_copy is not NULL it receives the output bytes (for
+ * determinism checks; caller frees). */
+double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
+                     unsigned char **out_copy, size_t *out_bytes);
+
+/* Tolerance of the relative error for a dtype. */
+double attn_tol(tprim_dtype dt);
+
+#endif

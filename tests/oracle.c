@@ -1,0 +1,119 @@
+/* oracle.c -- float64 attention, straight from the definition in tprim.h:
+ *   logit = cap(scale q.k) + bias0 + bias1 - slope |i + (kl - Sq) - j|, masked -> -inf
+ *   out = softmax(logit) v ; lse = log sum exp(logit)
+ * One row at a time, every key, no tiling, no shared code with the library. */
+#include "oracle.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double elem(const tprim_tensor *t, const int64_t *idx)
+{
+    int64_t off = 0;
+    for (int i = 0; i < t->rank; i++) off += idx[i] * t->strides[i];
+    const char *p = (const char *)t->data + off * (int64_t)tprim_dtype_size(t->dtype);
+    switch (t->dtype) {
+    case TPRIM_F32: { float f; memcpy(&f, p, 4); return f; }
+    case TPRIM_F64: { double d; memcpy(&d, p, 8); return d; }
+    case TPRIM_BF16: { uint16_t h; memcpy(&h, p, 2); return t_bf16_to_double(h); }
+    case TPRIM_F16: { uint16_t h; memcpy(&h, p, 2); return t_f16_to_double(h); }
+    case TPRIM_I32: { int32_t v; memcpy(&v, p, 4); return v; }
+    case TPRIM_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    }
+    return NAN;
+}
+
+/* element of t broadcast (right-aligned, size-1 dims broadcast) at full index idx[r] */
+static double elem_bcast(const tprim_tensor *t, const int64_t *idx, int r)
+{
+    int64_t sub[TPRIM_MAX_RANK];
+    int lead = r - t->rank;
+    for (int d = 0; d < t->rank; d++) sub[d] = t->shape[d] == 1 ? 0 : idx[lead + d];
+    return elem(t, sub);
+}
+
+void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_tensor *v,
+                      const tprim_attn_params *pa, double *out, double *lse)
+{
+    const int r = q->rank, nbd = r - 3;
+    const int64_t Hq = q->shape[nbd], Hkv = k->shape[nbd], Sq = q->shape[nbd + 1],
+                  Sk = k->shape[nbd + 1], D = q->shape[nbd + 2], Dv = v->shape[nbd + 2];
+    int64_t nb = 1;
+    for (int d = 0; d < nbd; d++) nb *= q->shape[d];
+    tprim_attn_params none;
+    memset(&none, 0, sizeof none);
+    if (!pa) pa = &none;
+    const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);
+    double *logit = malloc((size_t)(Sk > 0 ? Sk : 1) * sizeof(double));
+
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t idx[TPRIM_MAX_RANK] = {0};
+        int64_t rem = b;
+        for (int d = nbd - 1; d >= 0; d--) {
+            idx[d] = rem % q->shape[d];
+            rem /= q->shape[d];
+        }
+        int64_t kl = Sk;
+        if (pa->key_lens) {
+            const tprim_tensor *t = pa->key_lens;
+            int64_t kidx[TPRIM_MAX_RANK] = {0};
+            if (t->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+            else kidx[0] = b;
+            kl = (int64_t)elem(t, kidx);
+        }
+        for (int64_t h = 0; h < Hq; h++) {
+            const int64_t hk = h / (Hq / Hkv);
+            double slope = 0;
+            if (pa->alibi_slopes) {
+                idx[nbd] = h;
+                slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
+            }
+            for (int64_t i = 0; i < Sq; i++) {
+                const int64_t ia = i + kl - Sq;
+                double mx = -INFINITY;
+                for (int64_t j = 0; j < Sk; j++) {
+                    int vis = j < kl;
+                    if (pa->causal && j > ia) vis = 0;
+                    if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) vis = 0;
+                    if (!vis) {
+                        logit[j] = -INFINITY;
+                        continue;
+                    }
+                    double s = 0;
+                    for (int64_t d = 0; d < D; d++) {
+                        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+                        double qv = elem(q, idx);
+                        idx[nbd] = hk; idx[nbd + 1] = j;
+                        s += qv * elem(k, idx);
+                    }
+                    s *= scale;
+                    if (pa->softcap > 0) s = pa->softcap * tanh(s / pa->softcap);
+                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
+                    for (int x = 0; x < 2; x++)
+                        if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
+                    if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
+                    logit[j] = s;
+                    if (s > mx) mx = s;
+                }
+                double *o = out + ((b * Hq + h) * Sq + i) * Dv;
+                for (int64_t d = 0; d < Dv; d++) o[d] = 0;
+                double sum = 0;
+                if (mx > -INFINITY) {
+                    for (int64_t j = 0; j < Sk; j++) {
+                        if (logit[j] == -INFINITY) continue;
+                        double e = exp(logit[j] - mx);
+                        sum += e;
+                        for (int64_t d = 0; d < Dv; d++) {
+                            idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
+                            o[d] += e * elem(v, idx);
+                        }
+                    }
+                    for (int64_t d = 0; d < Dv; d++) o[d] /= sum;
+                }
+                if (lse) lse[(b * Hq + h) * Sq + i] = sum > 0 ? mx + log(sum) : -INFINITY;
+            }
+        }
+    }
+    free(logit);
+}

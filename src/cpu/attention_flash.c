@@ -2,10 +2,11 @@
  * work items, per-row masks, packing, tile skipping and scheduling. The arithmetic
  * lives in the ISA micro-kernels (tp_flash_ukr); see attention_flash.h.
  *
- * Scheduling: work items are (query block, batch, kv head, head group). They are
- * numbered so that the last query blocks (the most keys under a causal mask) come
- * first; threads take them from one counter, so the longest work starts first and
- * the short tail balances the threads.
+ * Scheduling: work items are (batch, kv head, head group, query block), query blocks
+ * innermost so that the blocks of one head run back to back while its keys and values
+ * are in cache, and in each head the last query blocks (the most keys under a causal
+ * mask) first. Threads take items from one counter, so the short blocks of the last
+ * head balance the threads at the end.
  *
  * Memory: each thread owns one slice of the workspace whose size depends on D, Dv and
  * the blocksizes only, never on Sq or Sk. */
@@ -38,7 +39,7 @@ static int reserve(size_t *end, size_t *off, int64_t n, size_t es)
 
 static int geom_init(const tp_flash_ukr *u, const tp_attn_problem *p, flash_geom *g)
 {
-    const int64_t mr = u->mr, bc = u->bc;
+    const int64_t mr = u->mr, bc = u->bc, bk = u->bk;
     g->bq = TP_MAX(1, TP_MIN(p->Sq, (int64_t)u->rows_max));
     g->gb = TP_MAX(1, TP_MIN(p->G, u->rows_max / g->bq));
     g->nqb = (p->Sq + g->bq - 1) / g->bq;
@@ -48,12 +49,12 @@ static int geom_init(const tp_flash_ukr *u, const tp_attn_problem *p, flash_geom
     g->ldo = TP_MAX(1, (p->Dv + u->vw - 1) / u->vw) * u->vw;
     int64_t R = g->rows_pad, nmb = R / mr, kt_n, q_n, o_n, v_n;
     if (!tp_mul_i64(R, g->ldq, &q_n) || !tp_mul_i64(R, g->ldo, &o_n) ||
-        !tp_mul_i64(p->D, bc, &kt_n) || !tp_mul_i64(bc, g->ldo, &v_n))
+        !tp_mul_i64(p->D, bc, &kt_n) || !tp_mul_i64(bk, g->ldo, &v_n))
         return 0;
     size_t end = 0;
     int ok = reserve(&end, &g->off_q, q_n, 4) && reserve(&end, &g->off_o, o_n, 4) &&
              reserve(&end, &g->off_m, R, 4) && reserve(&end, &g->off_l, R, 4) &&
-             reserve(&end, &g->off_a, R, 4) && reserve(&end, &g->off_p, R * bc, 4) &&
+             reserve(&end, &g->off_a, R, 4) && reserve(&end, &g->off_p, R * bk, 4) &&
              reserve(&end, &g->off_kt, kt_n, 4) && reserve(&end, &g->off_v, v_n, 4) &&
              reserve(&end, &g->off_bias, 2 * mr * bc, 4) && reserve(&end, &g->off_lo, R, 8) &&
              reserve(&end, &g->off_hi, R, 8) && reserve(&end, &g->off_ia, R, 8) &&
@@ -89,15 +90,15 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
     const tp_attn_problem *p = job->p;
     const tp_flash_ukr *u = job->u;
     const flash_geom *g = &job->g;
-    const int64_t mr = u->mr, bc = u->bc, ldq = g->ldq, ldo = g->ldo;
+    const int64_t mr = u->mr, bc = u->bc, bk = u->bk, ldq = g->ldq, ldo = g->ldo;
     float *Q = (float *)(ws + g->off_q);     /* [rows_pad][ldq] */
     float *O = (float *)(ws + g->off_o);     /* [rows_pad][ldo] */
     float *M = (float *)(ws + g->off_m);     /* [rows_pad] */
     float *L = (float *)(ws + g->off_l);     /* [rows_pad] */
     float *A = (float *)(ws + g->off_a);     /* [rows_pad] */
-    float *P = (float *)(ws + g->off_p);     /* [rows_pad][bc] */
+    float *S = (float *)(ws + g->off_p);     /* [rows_pad][bk] scores, then P */
     float *KT = (float *)(ws + g->off_kt);   /* [D][bc] */
-    float *VB = (float *)(ws + g->off_v);    /* [bc][ldo] */
+    float *VB = (float *)(ws + g->off_v);    /* [bk][ldo] */
     float *BB = (float *)(ws + g->off_bias); /* [2][mr][bc] */
     int64_t *LO = (int64_t *)(ws + g->off_lo), *HI = (int64_t *)(ws + g->off_hi);
     int64_t *IA = (int64_t *)(ws + g->off_ia); /* [rows_pad] aligned query positions */
@@ -139,80 +140,111 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
         M[r] = -INFINITY;
         L[r] = 0.0f;
     }
-    const int v_direct = p->dtype == TPRIM_F32 && p->v.sj == 1;
+    const float softcap2 = p->softcap > 0.0f ? p->softcap * TP_LOG2E : 0.0f;
 
-    for (int64_t j0 = jlo < jhi ? jlo / bc * bc : jhi; j0 < jhi; j0 += bc) {
-        const int64_t nk = TP_MIN(bc, p->Sk - j0);
-        u->pack_kt(tp_at(p, &p->k, b, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nk, p->D, KT);
-        const float *vp = VB;
-        int64_t ldv = ldo;
-        if (v_direct) {
-            vp = (const float *)tp_at(p, &p->v, b, hkv, j0, 0);
-            ldv = p->v.si;
-        } else {
-            u->pack_rows(tp_at(p, &p->v, b, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nk, p->Dv,
-                         1.0f, VB, ldo);
-        }
+    for (int64_t j0 = jlo < jhi ? jlo / bk * bk : jhi; j0 < jhi; j0 += bk) {
+        const int64_t nk = TP_MIN(bk, p->Sk - j0);
+        int any = 0;
         for (int64_t mb = 0; mb < nmb; mb++) {
-            const int64_t r0 = mb * mr;
-            int vis = 0, full = 1;
-            for (int64_t r = 0; r < mr; r++) {
-                int64_t lo = TP_MAX(LO[r0 + r] - j0, 0), hi = TP_MIN(HI[r0 + r] - j0, bc);
-                if (lo < hi) vis = 1;
-                else lo = hi = 0;
-                if (lo > 0 || hi < bc) full = 0;
-                LOT[r] = (int32_t)lo;
-                HIT[r] = (int32_t)hi;
-            }
+            int vis = 0;
+            for (int64_t r = mb * mr; r < (mb + 1) * mr; r++)
+                vis |= TP_MAX(LO[r], j0) < TP_MIN(HI[r], j0 + nk);
             ACT[mb] = (unsigned char)vis;
-            if (!vis) continue;
-            tp_qk_args a;
-            a.q = Q + r0 * ldq;
-            a.ldq = ldq;
-            a.kt = KT;
-            a.D = p->D;
-            a.nbias = p->nbias;
-            a.masked = !full;
-            a.lo = LOT;
-            a.hi = HIT;
-            a.alibi = NULL;
-            a.alibi_d = NULL;
-            a.softcap = p->softcap > 0.0f ? p->softcap * TP_LOG2E : 0.0f;
-            a.m = M + r0;
-            a.l = L + r0;
-            a.alpha = A + r0;
-            a.p = P + r0 * bc;
-            const int64_t rlast = TP_MIN(r0 + mr, rows) - 1; /* last real row */
-            const int one_head = r0 / nq == rlast / nq;
-            for (int x = 0; x < p->nbias; x++) {
-                const tp_operand *bo = &p->bias[x];
-                if (bo->dtype == TPRIM_F32 && bo->sj == 1 && one_head) {
-                    int64_t h = hkv * p->G + g0 + r0 / nq;
-                    a.bias[x] = (const float *)tp_at(p, bo, b, h, i0 + r0 % nq, j0);
-                    a.bias_ld[x] = bo->si;
-                } else {
-                    float *dst = BB + x * mr * bc;
-                    for (int64_t r = r0; r <= rlast; r++) {
-                        if (HIT[r - r0] == 0) continue; /* not read */
-                        int64_t h = hkv * p->G + g0 + r / nq;
-                        u->pack_rows(tp_at(p, bo, b, h, i0 + r % nq, j0), bo->dtype, 0, bo->sj, 1,
-                                     nk, 1.0f, dst + (r - r0) * bc, bc);
-                    }
-                    a.bias[x] = dst;
-                    a.bias_ld[x] = bc;
-                }
-            }
-            if (p->has_alibi) {
-                for (int64_t r = 0; r < mr; r++) {
-                    AL[r] = SL[r0 + r];
-                    ALD[r] = (float)(IA[r0 + r] - j0);
-                }
-                a.alibi = AL;
-                a.alibi_d = ALD;
-            }
-            u->qk(&a);
+            any |= vis;
         }
-        /* P V over each run of active row blocks */
+        if (!any) continue;
+
+        /* 1. scores, one sub-tile of bc keys at a time */
+        for (int64_t s0 = 0; s0 < nk; s0 += bc) {
+            const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
+            int packed = 0;
+            for (int64_t mb = 0; mb < nmb; mb++) {
+                if (!ACT[mb]) continue;
+                const int64_t r0 = mb * mr;
+                float *srow = S + r0 * bk + s0;
+                int vis = 0, full = 1;
+                for (int64_t r = 0; r < mr; r++) {
+                    int64_t lo = TP_MAX(LO[r0 + r] - js, 0), hi = TP_MIN(HI[r0 + r] - js, bc);
+                    if (lo < hi) vis = 1;
+                    else lo = hi = 0;
+                    if (lo > 0 || hi < bc) full = 0;
+                    LOT[r] = (int32_t)lo;
+                    HIT[r] = (int32_t)hi;
+                }
+                if (!vis) { /* the block is active in the tile but sees nothing here */
+                    for (int64_t r = 0; r < mr; r++)
+                        for (int64_t c = 0; c < bc; c++) srow[r * bk + c] = -INFINITY;
+                    continue;
+                }
+                if (!packed) {
+                    u->pack_kt(tp_at(p, &p->k, b, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns,
+                               p->D, KT);
+                    packed = 1;
+                }
+                tp_qk_args a;
+                a.q = Q + r0 * ldq;
+                a.ldq = ldq;
+                a.kt = KT;
+                a.D = p->D;
+                a.nbias = p->nbias;
+                a.masked = !full;
+                a.lo = LOT;
+                a.hi = HIT;
+                a.alibi = NULL;
+                a.alibi_d = NULL;
+                a.softcap = softcap2;
+                a.s = srow;
+                a.lds = bk;
+                const int64_t rlast = TP_MIN(r0 + mr, rows) - 1; /* last real row */
+                const int one_head = r0 / nq == rlast / nq;
+                for (int x = 0; x < p->nbias; x++) {
+                    const tp_operand *bo = &p->bias[x];
+                    if (bo->dtype == TPRIM_F32 && bo->sj == 1 && one_head) {
+                        int64_t h = hkv * p->G + g0 + r0 / nq;
+                        a.bias[x] = (const float *)tp_at(p, bo, b, h, i0 + r0 % nq, js);
+                        a.bias_ld[x] = bo->si;
+                    } else {
+                        float *dst = BB + x * mr * bc;
+                        for (int64_t r = r0; r <= rlast; r++) {
+                            if (HIT[r - r0] == 0) continue; /* not read */
+                            int64_t h = hkv * p->G + g0 + r / nq;
+                            u->pack_rows(tp_at(p, bo, b, h, i0 + r % nq, js), bo->dtype, 0, bo->sj,
+                                         1, ns, 1.0f, dst + (r - r0) * bc, bc);
+                        }
+                        a.bias[x] = dst;
+                        a.bias_ld[x] = bc;
+                    }
+                }
+                if (p->has_alibi) {
+                    for (int64_t r = 0; r < mr; r++) {
+                        AL[r] = SL[r0 + r];
+                        ALD[r] = (float)(IA[r0 + r] - js);
+                    }
+                    a.alibi = AL;
+                    a.alibi_d = ALD;
+                }
+                u->qk(&a);
+            }
+        }
+
+        /* 2. online softmax over the tile, row block by row block */
+        for (int64_t mb = 0; mb < nmb; mb++) {
+            if (!ACT[mb]) continue;
+            tp_softmax_args sa;
+            sa.s = S + mb * mr * bk;
+            sa.lds = bk;
+            sa.ncols = (nk + u->vw - 1) / u->vw * u->vw;
+            sa.m = M + mb * mr;
+            sa.l = L + mb * mr;
+            sa.alpha = A + mb * mr;
+            u->softmax(&sa);
+        }
+
+        /* 3. O = alpha O + P V over each run of active row blocks. V is always copied
+         * into VB, f32 too: pv then streams one compact tile that the copy has just
+         * brought into cache (measured faster than reading the caller's rows). */
+        u->pack_rows(tp_at(p, &p->v, b, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nk, p->Dv, 1.0f,
+                     VB, ldo);
         for (int64_t mb = 0; mb < nmb;) {
             if (!ACT[mb]) {
                 mb++;
@@ -221,9 +253,10 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
             int64_t me = mb;
             while (me < nmb && ACT[me]) me++;
             tp_pv_args pv;
-            pv.p = P + mb * mr * bc;
-            pv.v = vp;
-            pv.ldv = ldv;
+            pv.p = S + mb * mr * bk;
+            pv.ldp = bk;
+            pv.v = VB;
+            pv.ldv = ldo;
             pv.nk = nk;
             pv.o = O + mb * mr * ldo;
             pv.ldo = ldo;
@@ -252,9 +285,10 @@ static void flash_task(void *arg, int64_t item, int tid)
     const flash_job *job = arg;
     const tp_attn_problem *p = job->p;
     const flash_geom *g = &job->g;
-    const int64_t per = p->nbatch * p->Hkv * g->nhg; /* items per query block */
-    const int64_t qb = g->nqb - 1 - item / per;      /* last query blocks first */
-    int64_t rest = item % per;
+    /* query blocks innermost, last first: the blocks of one head run back to back
+     * (its keys and values stay in cache), the longest causal blocks first */
+    const int64_t qb = g->nqb - 1 - item % g->nqb;
+    int64_t rest = item / g->nqb;
     const int64_t hg = rest % g->nhg;
     rest /= g->nhg;
     const int64_t hkv = rest % p->Hkv, b = rest / p->Hkv;

@@ -9,11 +9,15 @@
  *
  * One work item is a block of query rows that share one key/value head: up to
  * `rows_max` rows made of `ng` heads x `nq` consecutive queries (ng > 1 only when
- * Sq is small, e.g. decode with GQA). For every key tile of `bc` keys:
- *   1. pack_kt: K tile -> kt [D][bc] f32, transposed, columns >= nk zero;
- *   2. qk, for each block of `mr` rows: S = Q kt (+ biases, ALiBi, soft-cap, masks),
- *      online softmax update of m and l, P = exp2(S - m), alpha = exp2(m_old - m);
- *   3. pv, over the active rows: O = alpha * O + P V.
+ * Sq is small, e.g. decode with GQA). For every key tile of `bk` keys:
+ *   1. for each sub-tile of `bc` keys: pack_kt (K -> kt [D][bc] f32, transposed),
+ *      then qk for each block of `mr` rows: S = Q kt plus biases, ALiBi, soft-cap,
+ *      -inf where masked, into the score tile S [rows][bk];
+ *   2. softmax for each block of `mr` rows: the online softmax update of m and l,
+ *      P = exp2(S - m) in place of S, alpha = exp2(m_old - m);
+ *   3. pv over the active rows: O = alpha * O + P V, one long loop over bk keys.
+ * The split keeps the horizontal reductions of the softmax to one per row and tile
+ * of bk keys, and the pv loop long enough to amortise loading and storing O.
  * At the end out = O / l, lse = (m + log2 l) * ln 2.
  */
 #ifndef TPRIM_CPU_ATTENTION_FLASH_H
@@ -24,7 +28,7 @@
 #define TP_LOG2E 1.44269504088896340736f
 #define TP_LN2 0.69314718055994530942f
 
-/* Arguments of one qk micro-kernel call: `mr` rows against one key tile. */
+/* Arguments of one qk micro-kernel call: `mr` rows against one sub-tile of bc keys. */
 typedef struct tp_qk_args {
     const float *q;         /* [mr][ldq] packed query rows (pre-multiplied, see above) */
     int64_t ldq;
@@ -37,17 +41,26 @@ typedef struct tp_qk_args {
     const int32_t *lo, *hi; /* [mr] row r sees columns lo[r] <= c < hi[r] (0..bc) */
     const float *alibi;     /* NULL, or [mr]: -slope * log2(e) of each row */
     const float *alibi_d;   /* [mr]: aligned query position of row r minus the
-                             * tile's first key; |logit distance| = |alibi_d[r] - c| */
+                             * sub-tile's first key; |logit distance| = |alibi_d[r] - c| */
     float softcap;          /* cap * log2(e), 0 = off (q then pre-multiplied by scale/cap) */
+    float *s;               /* [mr][lds] out: scores in log2 units, -inf where masked */
+    int64_t lds;
+} tp_qk_args;
+
+/* Arguments of one softmax call over `mr` rows of a score tile. */
+typedef struct tp_softmax_args {
+    float *s;               /* [mr][lds] scores in, exp2(s - m) out */
+    int64_t lds;
+    int64_t ncols;          /* columns to process, a multiple of vw (<= bk) */
     float *m;               /* [mr] running max, log2 units, -inf before any key */
     float *l;               /* [mr] running sum of exp2(t - m) */
     float *alpha;           /* [mr] out: factor for the rows of O */
-    float *p;               /* [mr][bc] out: exp2(t - m), 0 where masked */
-} tp_qk_args;
+} tp_softmax_args;
 
 /* Arguments of one pv micro-kernel call: O[rows] = alpha * O[rows] + P[rows] V. */
 typedef struct tp_pv_args {
-    const float *p;         /* [rows][bc] */
+    const float *p;         /* [rows][ldp] */
+    int64_t ldp;
     const float *v;         /* row j (j < nk) at v + j * ldv, unit column stride */
     int64_t ldv;
     int64_t nk;             /* keys in the tile; rows >= nk of v must not be read */
@@ -60,8 +73,9 @@ typedef struct tp_pv_args {
 
 /* One ISA's micro-kernels and blocksizes. */
 typedef struct tp_flash_ukr {
-    int32_t mr;       /* rows per qk call */
-    int32_t bc;       /* keys per tile */
+    int32_t mr;       /* rows per qk and softmax call */
+    int32_t bc;       /* keys per qk call (K sub-tile) */
+    int32_t bk;       /* keys per tile (a multiple of bc) */
     int32_t vw;       /* vector width in floats: O rows are padded to a multiple */
     int32_t rows_max; /* target rows per work item (a multiple of mr) */
     /* dst[r][c] = scale * src[r*sr + c*ss] (converted from dt to f32), r < rows,
@@ -72,6 +86,7 @@ typedef struct tp_flash_ukr {
     void (*pack_kt)(const char *k, tprim_dtype dt, int64_t sk, int64_t sd, int64_t nk, int64_t D,
                     float *kt);
     void (*qk)(const tp_qk_args *a);
+    void (*softmax)(const tp_softmax_args *a);
     void (*pv)(const tp_pv_args *a);
     /* dst[c*sd] = o[c] * inv converted to dt (round to nearest even), c < n. */
     void (*store_row)(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt,

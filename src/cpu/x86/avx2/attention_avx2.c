@@ -14,6 +14,7 @@
 #define MR 6
 #define NV 2
 #define BC (8 * NV)
+#define BK 128
 #define ROWS_MAX 96
 #define PV_ROWS 6
 #define PV_NV 2
@@ -166,50 +167,59 @@ static void qk(const tp_qk_args *a)
     for (int r = 0; r < MR; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     const float *q = a->q, *kt = a->kt;
-    const int64_t ldq = a->ldq;
-    for (int64_t d = 0; d < a->D; d++) {
-        __m256 b0 = _mm256_loadu_ps(kt + d * BC);
-        __m256 b1 = _mm256_loadu_ps(kt + d * BC + 8);
-#pragma GCC unroll 6
+    const int64_t ldq = a->ldq, D = a->D;
+    for (int64_t d = 0; d < D; d++, kt += BC, q++) {
+        __m256 b0 = _mm256_loadu_ps(kt);
+        __m256 b1 = _mm256_loadu_ps(kt + 8);
+#pragma GCC unroll 8
         for (int r = 0; r < MR; r++) {
-            __m256 x = _mm256_broadcast_ss(q + r * ldq + d);
+            __m256 x = _mm256_broadcast_ss(q + r * ldq);
             acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
         }
     }
-
     const __m256 ninf = _mm256_set1_ps(-INFINITY), log2e = _mm256_set1_ps(TP_LOG2E);
     const __m256 iota = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    float mu[8], rs[8], mn[8];
+#pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
-        __m256i km[NV];
-        for (int v = 0; v < NV; v++)
-            km[v] = a->masked ? lane_mask(a->lo[r] - 8 * v, a->hi[r] - 8 * v) : _mm256_set1_epi32(-1);
-        __m256 t[NV];
+#pragma GCC unroll 4
         for (int v = 0; v < NV; v++) {
-            t[v] = acc[r][v];
-            if (a->softcap != 0.0f) t[v] = _mm256_mul_ps(tanh_ps(t[v]), _mm256_set1_ps(a->softcap));
+            __m256 t = acc[r][v];
+            __m256i km = a->masked ? lane_mask(a->lo[r] - 8 * v, a->hi[r] - 8 * v) : _mm256_set1_epi32(-1);
+            if (a->softcap != 0.0f) t = _mm256_mul_ps(tanh_ps(t), _mm256_set1_ps(a->softcap));
             for (int x = 0; x < a->nbias; x++) {
-                __m256 bv = _mm256_maskload_ps(a->bias[x] + r * a->bias_ld[x] + 8 * v, km[v]);
-                t[v] = _mm256_fmadd_ps(bv, log2e, t[v]);
+                __m256 bv = _mm256_maskload_ps(a->bias[x] + r * a->bias_ld[x] + 8 * v, km);
+                t = _mm256_fmadd_ps(bv, log2e, t);
             }
             if (a->alibi) {
                 __m256 dist = _mm256_sub_ps(_mm256_set1_ps(a->alibi_d[r]),
                                             _mm256_add_ps(iota, _mm256_set1_ps((float)(8 * v))));
-                t[v] = _mm256_fmadd_ps(_mm256_and_ps(dist, abs_mask), _mm256_set1_ps(a->alibi[r]), t[v]);
+                t = _mm256_fmadd_ps(_mm256_and_ps(dist, abs_mask), _mm256_set1_ps(a->alibi[r]), t);
             }
-            t[v] = _mm256_blendv_ps(ninf, t[v], _mm256_castsi256_ps(km[v]));
+            if (a->masked) t = _mm256_blendv_ps(ninf, t, _mm256_castsi256_ps(km));
+            _mm256_storeu_ps(a->s + r * a->lds + 8 * v, t);
         }
-        float rowmax = hmax8(_mm256_max_ps(t[0], t[1]));
+    }
+}
+
+static void softmax(const tp_softmax_args *a)
+{
+    const int64_t nv = a->ncols / 8, lds = a->lds;
+    float mu[8] = {0}, rs[8] = {0}, mn[8];
+    for (int r = 0; r < MR; r++) {
+        float *s = a->s + r * lds;
+        __m256 mx = _mm256_loadu_ps(s);
+        for (int64_t v = 1; v < nv; v++) mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + 8 * v));
+        float rowmax = hmax8(mx);
         float mo = a->m[r];
         float m_new = rowmax > mo ? rowmax : mo;
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
         __m256 vm = _mm256_set1_ps(m_use);
         __m256 sum = _mm256_setzero_ps();
-        for (int v = 0; v < NV; v++) {
-            __m256 pv = exp2_neg(_mm256_sub_ps(t[v], vm));
-            _mm256_storeu_ps(a->p + r * BC + 8 * v, pv);
+        for (int64_t v = 0; v < nv; v++) {
+            __m256 pv = exp2_neg(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * v), vm));
+            _mm256_storeu_ps(s + 8 * v, pv);
             sum = _mm256_add_ps(sum, pv);
         }
         rs[r] = hsum8(sum);
@@ -219,7 +229,6 @@ static void qk(const tp_qk_args *a)
     float mold[8] = {0}, lold[8] = {0};
     memcpy(mold, a->m, MR * sizeof(float));
     memcpy(lold, a->l, MR * sizeof(float));
-    for (int r = MR; r < 8; r++) mu[r] = rs[r] = 0.0f;
     __m256 alpha = exp2_neg(_mm256_sub_ps(_mm256_loadu_ps(mold), _mm256_loadu_ps(mu)));
     __m256 l = _mm256_fmadd_ps(_mm256_loadu_ps(lold), alpha, _mm256_loadu_ps(rs));
     float al[8], ln[8];
@@ -236,26 +245,30 @@ static void qk(const tp_qk_args *a)
     {                                                                                         \
         __m256 acc[PV_ROWS][NVV];                                                             \
         const __m256i klast = tail_mask(nlast);                                               \
-        for (int r = 0; r < PV_ROWS; r++) {                                                   \
+        float *o = a->o + r0 * a->ldo + c0;                                                   \
+        const int64_t ldo = a->ldo, ldv = a->ldv, ldp = a->ldp, nk = a->nk;                   \
+        _Pragma("GCC unroll 8") for (int r = 0; r < PV_ROWS; r++) {                           \
             __m256 al = _mm256_set1_ps(a->alpha[r0 + r]);                                     \
-            for (int v = 0; v < NVV; v++)                                                     \
-                acc[r][v] = _mm256_mul_ps(al, _mm256_loadu_ps(a->o + (r0 + r) * a->ldo + c0 + 8 * v)); \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NVV; v++)                             \
+                acc[r][v] = _mm256_mul_ps(al, _mm256_loadu_ps(o + r * ldo + 8 * v));          \
         }                                                                                     \
-        const float *p = a->p + r0 * BC;                                                      \
-        for (int64_t j = 0; j < a->nk; j++) {                                                 \
-            const float *vr = a->v + j * a->ldv + c0;                                         \
+        const float *p = a->p + r0 * ldp;                                                     \
+        const float *vr = a->v + c0;                                                          \
+        for (int64_t j = 0; j < nk; j++, vr += ldv, p++) {                                    \
             __m256 b[NVV];                                                                    \
-            for (int v = 0; v < NVV - 1; v++) b[v] = _mm256_loadu_ps(vr + 8 * v);             \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NVV - 1; v++)                         \
+                b[v] = _mm256_loadu_ps(vr + 8 * v);                                           \
             b[NVV - 1] = nlast >= 8 ? _mm256_loadu_ps(vr + 8 * (NVV - 1))                     \
                                     : _mm256_maskload_ps(vr + 8 * (NVV - 1), klast);          \
-            for (int r = 0; r < PV_ROWS; r++) {                                               \
-                __m256 x = _mm256_broadcast_ss(p + r * BC + j);                               \
-                for (int v = 0; v < NVV; v++) acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]); \
+            _Pragma("GCC unroll 8") for (int r = 0; r < PV_ROWS; r++) {                       \
+                __m256 x = _mm256_broadcast_ss(p + r * ldp);                                  \
+                _Pragma("GCC unroll 8") for (int v = 0; v < NVV; v++)                         \
+                    acc[r][v] = _mm256_fmadd_ps(x, b[v], acc[r][v]);                          \
             }                                                                                 \
         }                                                                                     \
-        for (int r = 0; r < PV_ROWS; r++)                                                     \
-            for (int v = 0; v < NVV; v++)                                                     \
-                _mm256_storeu_ps(a->o + (r0 + r) * a->ldo + c0 + 8 * v, acc[r][v]);           \
+        _Pragma("GCC unroll 8") for (int r = 0; r < PV_ROWS; r++)                             \
+            _Pragma("GCC unroll 8") for (int v = 0; v < NVV; v++)                             \
+                _mm256_storeu_ps(o + r * ldo + 8 * v, acc[r][v]);                             \
     }
 PV_BLOCK(1)
 PV_BLOCK(2)
@@ -316,11 +329,13 @@ static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dty
 static const tp_flash_ukr avx2_ukr = {
     .mr = MR,
     .bc = BC,
+    .bk = BK,
     .vw = 8,
     .rows_max = ROWS_MAX,
     .pack_rows = pack_rows,
     .pack_kt = pack_kt,
     .qk = qk,
+    .softmax = softmax,
     .pv = pv,
     .store_row = store_row,
 };

@@ -19,7 +19,8 @@
 #define MR 12
 #define NV 2
 #define BC (16 * NV)
-#define ROWS_MAX 96
+#define BK 128
+#define ROWS_MAX 192
 #define PV_ROWS 6
 #define PV_NV 4
 
@@ -117,10 +118,12 @@ static void pack_rows(const char *src, tprim_dtype dt, int64_t sr, int64_t ss, i
 static inline void transpose16(__m512 r[16])
 {
     __m512 a[16], b[16];
+#pragma GCC unroll 16
     for (int k = 0; k < 8; k++) {
         a[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
         a[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
     }
+#pragma GCC unroll 16
     for (int m = 0; m < 4; m++) {
         __m512d x0 = _mm512_castps_pd(a[4 * m]), x1 = _mm512_castps_pd(a[4 * m + 1]);
         __m512d x2 = _mm512_castps_pd(a[4 * m + 2]), x3 = _mm512_castps_pd(a[4 * m + 3]);
@@ -130,6 +133,7 @@ static inline void transpose16(__m512 r[16])
         b[4 * m + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
     }
     /* b[4m + c], lane L: rows 4m..4m+3 of column 4L + c; transpose the 4x4 lanes */
+#pragma GCC unroll 16
     for (int c = 0; c < 4; c++) {
         __m512 x0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x44);
         __m512 x1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xee);
@@ -156,78 +160,112 @@ static void pack_kt(const char *k, tprim_dtype dt, int64_t sk, int64_t sd, int64
         for (int64_t d0 = 0; d0 < D; d0 += 16) {
             __mmask16 kd = tail_mask(D - d0);
             __m512 r[16];
+#pragma GCC unroll 16
             for (int i = 0; i < 16; i++)
                 r[i] = c0 + i < nk ? load16(k + ((c0 + i) * sk + d0) * es, dt, kd)
                                    : _mm512_setzero_ps();
             transpose16(r);
-            int64_t nd = TP_MIN(16, D - d0);
-            for (int64_t j = 0; j < nd; j++) _mm512_storeu_ps(kt + (d0 + j) * BC + c0, r[j]);
+            if (D - d0 >= 16) {
+#pragma GCC unroll 16
+                for (int j = 0; j < 16; j++) _mm512_storeu_ps(kt + (d0 + j) * BC + c0, r[j]);
+            } else {
+                for (int64_t j = 0; j < D - d0; j++) _mm512_storeu_ps(kt + (d0 + j) * BC + c0, r[j]);
+            }
         }
 }
 
-/* ---- qk: S = Q Kt, masks and biases, online softmax ------------------------------ */
+/* ---- qk: S = Q Kt with biases, ALiBi, soft-cap and masks -------------------------- */
 
 static void qk(const tp_qk_args *a)
 {
     __m512 acc[MR][NV];
+#pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     const float *q = a->q, *kt = a->kt;
-    const int64_t ldq = a->ldq;
-    for (int64_t d = 0; d < a->D; d++) {
-        __m512 b0 = _mm512_loadu_ps(kt + d * BC);
-        __m512 b1 = _mm512_loadu_ps(kt + d * BC + 16);
-#pragma GCC unroll 12
+    const int64_t ldq = a->ldq, D = a->D;
+    for (int64_t d = 0; d < D; d++, kt += BC, q++) {
+        __m512 b[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_ps(kt + 16 * v);
+#pragma GCC unroll 16
         for (int r = 0; r < MR; r++) {
-            __m512 x = _mm512_set1_ps(q[r * ldq + d]);
-            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+            __m512 x = _mm512_set1_ps(q[r * ldq]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(x, b[v], acc[r][v]);
         }
     }
 
+    const int plain = !a->masked && a->nbias == 0 && !a->alibi && a->softcap == 0.0f;
+    if (plain) { /* the common case: store the tile as it is */
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(a->s + r * a->lds + 16 * v, acc[r][v]);
+        return;
+    }
     const __m512 ninf = _mm512_set1_ps(-INFINITY), log2e = _mm512_set1_ps(TP_LOG2E);
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    float mu[16], rs[16], mn[16];
-#pragma GCC unroll 12
+#pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
         __mmask16 km[NV];
         if (a->masked) {
             uint32_t lo = (uint32_t)a->lo[r], hi = (uint32_t)a->hi[r];
-            uint64_t bits = (((uint64_t)1 << hi) - 1) & ~(((uint64_t)1 << lo) - 1);
+            uint64_t bits = (hi >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << hi) - 1)) & ~(((uint64_t)1 << lo) - 1);
             for (int v = 0; v < NV; v++) km[v] = (__mmask16)(bits >> (16 * v));
         } else {
             for (int v = 0; v < NV; v++) km[v] = 0xffff;
         }
-        __m512 t[NV];
+#pragma GCC unroll 8
         for (int v = 0; v < NV; v++) {
-            t[v] = acc[r][v];
-            if (a->softcap != 0.0f) t[v] = _mm512_mul_ps(tanh_ps(t[v]), _mm512_set1_ps(a->softcap));
+            __m512 t = acc[r][v];
+            if (a->softcap != 0.0f) t = _mm512_mul_ps(tanh_ps(t), _mm512_set1_ps(a->softcap));
             for (int x = 0; x < a->nbias; x++) {
                 __m512 bv = _mm512_maskz_loadu_ps(km[v], a->bias[x] + r * a->bias_ld[x] + 16 * v);
-                t[v] = _mm512_fmadd_ps(bv, log2e, t[v]);
+                t = _mm512_fmadd_ps(bv, log2e, t);
             }
             if (a->alibi) {
                 __m512 dist = _mm512_sub_ps(_mm512_set1_ps(a->alibi_d[r]),
                                             _mm512_add_ps(iota, _mm512_set1_ps((float)(16 * v))));
-                dist = _mm512_abs_ps(dist);
-                t[v] = _mm512_fmadd_ps(dist, _mm512_set1_ps(a->alibi[r]), t[v]);
+                t = _mm512_fmadd_ps(_mm512_abs_ps(dist), _mm512_set1_ps(a->alibi[r]), t);
             }
-            t[v] = _mm512_mask_mov_ps(ninf, km[v], t[v]);
+            _mm512_storeu_ps(a->s + r * a->lds + 16 * v, _mm512_mask_mov_ps(ninf, km[v], t));
         }
-        __m512 mx = t[0];
-        for (int v = 1; v < NV; v++) mx = _mm512_max_ps(mx, t[v]);
+    }
+}
+
+/* ---- softmax: online update over one tile ------------------------------------------ */
+
+static void softmax(const tp_softmax_args *a)
+{
+    const int64_t nv = a->ncols / 16, lds = a->lds;
+    float mu[16], rs[16], mn[16];
+    for (int r = 0; r < MR; r++) {
+        float *s = a->s + r * lds;
+        __m512 mx = _mm512_loadu_ps(s);
+        for (int64_t v = 1; v < nv; v++) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + 16 * v));
         float rowmax = _mm512_reduce_max_ps(mx);
         float mo = a->m[r];
         float m_new = rowmax > mo ? rowmax : mo;
         float m_use = m_new == -INFINITY ? 0.0f : m_new;
         __m512 vm = _mm512_set1_ps(m_use);
-        __m512 sum = _mm512_setzero_ps();
-        for (int v = 0; v < NV; v++) {
-            __m512 pv = exp2_neg(_mm512_sub_ps(t[v], vm));
-            _mm512_storeu_ps(a->p + r * BC + 16 * v, pv);
-            sum = _mm512_add_ps(sum, pv);
+        __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+        int64_t v = 0;
+        for (; v + 2 <= nv; v += 2) {
+            __m512 p0 = exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * v), vm));
+            __m512 p1 = exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * v + 16), vm));
+            _mm512_storeu_ps(s + 16 * v, p0);
+            _mm512_storeu_ps(s + 16 * v + 16, p1);
+            sum0 = _mm512_add_ps(sum0, p0);
+            sum1 = _mm512_add_ps(sum1, p1);
         }
-        rs[r] = _mm512_reduce_add_ps(sum);
+        if (v < nv) {
+            __m512 p0 = exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * v), vm));
+            _mm512_storeu_ps(s + 16 * v, p0);
+            sum0 = _mm512_add_ps(sum0, p0);
+        }
+        rs[r] = _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
         mu[r] = m_use;
         mn[r] = m_new;
     }
@@ -249,25 +287,30 @@ static void qk(const tp_qk_args *a)
                                       __mmask16 klast)                                       \
     {                                                                                         \
         __m512 acc[PV_ROWS][NVV];                                                             \
-        for (int r = 0; r < PV_ROWS; r++) {                                                   \
+        float *o = a->o + r0 * a->ldo + c0;                                                   \
+        const int64_t ldo = a->ldo, ldv = a->ldv, nk = a->nk;                                 \
+        _Pragma("GCC unroll 16") for (int r = 0; r < PV_ROWS; r++) {                           \
             __m512 al = _mm512_set1_ps(a->alpha[r0 + r]);                                     \
-            for (int v = 0; v < NVV; v++)                                                     \
-                acc[r][v] = _mm512_mul_ps(al, _mm512_loadu_ps(a->o + (r0 + r) * a->ldo + c0 + 16 * v)); \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NVV; v++)                             \
+                acc[r][v] = _mm512_mul_ps(al, _mm512_loadu_ps(o + r * ldo + 16 * v));         \
         }                                                                                     \
-        const float *p = a->p + r0 * BC;                                                      \
-        for (int64_t j = 0; j < a->nk; j++) {                                                 \
-            const float *vr = a->v + j * a->ldv + c0;                                         \
+        const float *p = a->p + r0 * a->ldp;                                                  \
+        const int64_t ldp = a->ldp;                                                           \
+        const float *vr = a->v + c0;                                                          \
+        for (int64_t j = 0; j < nk; j++, vr += ldv, p++) {                                    \
             __m512 b[NVV];                                                                    \
-            for (int v = 0; v < NVV - 1; v++) b[v] = _mm512_loadu_ps(vr + 16 * v);            \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NVV - 1; v++)                         \
+                b[v] = _mm512_loadu_ps(vr + 16 * v);                                          \
             b[NVV - 1] = _mm512_maskz_loadu_ps(klast, vr + 16 * (NVV - 1));                   \
-            for (int r = 0; r < PV_ROWS; r++) {                                               \
-                __m512 x = _mm512_set1_ps(p[r * BC + j]);                                     \
-                for (int v = 0; v < NVV; v++) acc[r][v] = _mm512_fmadd_ps(x, b[v], acc[r][v]); \
+            _Pragma("GCC unroll 16") for (int r = 0; r < PV_ROWS; r++) {                       \
+                __m512 x = _mm512_set1_ps(p[r * ldp]);                                         \
+                _Pragma("GCC unroll 16") for (int v = 0; v < NVV; v++)                         \
+                    acc[r][v] = _mm512_fmadd_ps(x, b[v], acc[r][v]);                          \
             }                                                                                 \
         }                                                                                     \
-        for (int r = 0; r < PV_ROWS; r++)                                                     \
-            for (int v = 0; v < NVV; v++)                                                     \
-                _mm512_storeu_ps(a->o + (r0 + r) * a->ldo + c0 + 16 * v, acc[r][v]);          \
+        _Pragma("GCC unroll 16") for (int r = 0; r < PV_ROWS; r++)                             \
+            _Pragma("GCC unroll 16") for (int v = 0; v < NVV; v++)                             \
+                _mm512_storeu_ps(o + r * ldo + 16 * v, acc[r][v]);                            \
     }
 PV_BLOCK(1)
 PV_BLOCK(2)
@@ -321,11 +364,13 @@ static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dty
 static const tp_flash_ukr avx512_ukr = {
     .mr = MR,
     .bc = BC,
+    .bk = BK,
     .vw = 16,
     .rows_max = ROWS_MAX,
     .pack_rows = pack_rows,
     .pack_kt = pack_kt,
     .qk = qk,
+    .softmax = softmax,
     .pv = pv,
     .store_row = store_row,
 };

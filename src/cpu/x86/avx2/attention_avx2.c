@@ -3,7 +3,9 @@
  * Blocksizes (16 ymm registers):
  *   qk: MR = 6 rows x NV = 2 vectors (BC = 16 keys) = 12 accumulators + 2 kt vectors + 1
  *       broadcast, the shape of BLIS's Haswell sgemm kernel.
- *   pv: 6 rows x 2 vectors (16 columns of Dv) = 12 accumulators.
+ *   BK = 128 keys per tile (one horizontal max and sum per row and tile).
+ *   pv: 6 rows x 2 vectors (16 columns of Dv) = 12 accumulators over 128 keys.
+ *   ROWS_MAX = 192 rows per work item.
  */
 #include "../../attention_flash.h"
 
@@ -15,7 +17,7 @@
 #define NV 2
 #define BC (8 * NV)
 #define BK 128
-#define ROWS_MAX 96
+#define ROWS_MAX 192
 #define PV_ROWS 6
 #define PV_NV 2
 

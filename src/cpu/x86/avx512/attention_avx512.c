@@ -2,13 +2,16 @@
  * Built with -mavx512f -mavx512bw -mavx512vl -mavx512dq (+avx2, fma, f16c) and called
  * only when the CPU and OS have all of them (see dispatch.c).
  *
- * Blocksizes (one place; see docs/notes/attention_cpu.md for the measurements):
- *   MR = 12 rows x NV = 2 vectors (BC = 32 keys): the qk tile is 24 zmm accumulators;
- *       each step over d loads 2 vectors of kt and broadcasts 12 q values (14 loads
- *       for 24 FMAs, under the 2 loads/cycle the core allows) and kt[D][32] stays in
- *       L1 (16 KiB at D = 128).
+ * Blocksizes (one place; docs/notes/attention_cpu.md has the measurements):
+ *   qk: MR = 12 rows x NV = 2 vectors (BC = 32 keys) = 24 zmm accumulators; each step
+ *       over d loads 2 vectors of kt and broadcasts 12 q values (14 loads for 24 FMAs,
+ *       under the 2 loads/cycle the core allows); kt [D][32] stays in L1 (16 KiB at
+ *       D = 128).
+ *   BK = 128 keys per tile: one horizontal max and sum per row and tile in the softmax
+ *       pass, and a pv loop of 128 keys per load and store of O.
  *   pv: 6 rows x 4 vectors (64 columns of Dv) = 24 accumulators; each key step loads 4
- *       vectors of v and broadcasts 6 p values.
+ *       vectors of the packed V tile and broadcasts 6 probabilities.
+ *   ROWS_MAX = 192 rows per work item: every packed K sub-tile and V tile serves 192 rows.
  */
 #include "../../attention_flash.h"
 

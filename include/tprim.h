@@ -264,7 +264,9 @@ TPRIM_API tprim_status tprim_ctx_set_memory_mode(tprim_ctx *ctx, tprim_memory_mo
 
 /* Op families. Values are pinned. */
 typedef enum tprim_op {
-    TPRIM_OP_ATTENTION = 0, /* tprim_attention (forward) */
+    TPRIM_OP_ATTENTION = 0,          /* tprim_attention (forward) */
+    TPRIM_OP_LINEAR = 1,             /* tprim_linear */
+    TPRIM_OP_ATTENTION_BACKWARD = 2, /* tprim_attention_backward */
     TPRIM_OP_COUNT_
 } tprim_op;
 
@@ -380,6 +382,52 @@ typedef struct tprim_attn_params {
 TPRIM_API tprim_status tprim_attention(tprim_ctx *ctx, const tprim_tensor *q,
                                        const tprim_tensor *k, const tprim_tensor *v,
                                        tprim_tensor *out, const tprim_attn_params *params);
+
+/* Gradients written by tprim_attention_backward. */
+typedef struct tprim_attn_grads {
+    tprim_tensor *dq;      /* shape of q, dtype of q (required) */
+    tprim_tensor *dk;      /* shape of k (required) */
+    tprim_tensor *dv;      /* shape of v (required) */
+    /* Optional, one per bias of the forward call: the gradient of params->bias[x], f32,
+     * with the shape of that bias: the full gradient summed over the dimensions the bias
+     * broadcasts over (the OpenFold pair bias [B, 1, H, L, L] gets the sum over N).
+     * NULL skips it. */
+    tprim_tensor *dbias[2];
+} tprim_attn_grads;
+
+/*
+ * Backward of tprim_attention. With P = softmax(logit) of the forward call and
+ * dlogit = P * (dP - delta), dP[i,j] = dout[i,:] . v[j,:], delta[i] = dout[i,:] . out[i,:]:
+ *
+ *   dq[i,:] = scale * sum_j dlogit[i,j] k[j,:]
+ *   dk[j,:] = scale * sum_i dlogit[i,j] q[i,:]      (summed over the G query heads of a kv head)
+ *   dv[j,:] = sum_i P[i,j] dout[i,:]                 (likewise)
+ *   dbias_x = dlogit summed over the broadcast dimensions of bias x
+ *
+ * (with a soft-cap, dlogit is multiplied by 1 - tanh^2(s / cap) before it reaches q and k.)
+ * The forward's scores are recomputed tile by tile from q, k and lse, never stored, so
+ * memory does not grow with Sq * Sk (beyond one f32 value per query row).
+ *
+ * Arguments: q, k, v, params exactly as given to the forward call (params->lse is
+ * ignored); out and lse as the forward call produced them (lse f32 [batch..., Hq, Sq]);
+ * dout the gradient of out (shape and dtype of out). dq, dk, dv are overwritten (dtype
+ * of q); each non-NULL dbias is overwritten.
+ *
+ * Results are deterministic: the same bits for the same inputs and thread count (every
+ * sum is taken in a fixed order by one thread).
+ *
+ * Errors: as tprim_attention for the shared arguments, plus TPRIM_ERR_NULL_POINTER
+ * (out, dout, lse, grads, dq, dk, dv), TPRIM_ERR_SHAPE (a gradient or dout, lse of the
+ * wrong shape, dbias given for a bias the call does not have), TPRIM_ERR_DTYPE (dbias not
+ * f32, lse not f32, dout not the dtype of q). Nothing is written on error.
+ */
+TPRIM_API tprim_status tprim_attention_backward(tprim_ctx *ctx, const tprim_tensor *q,
+                                                const tprim_tensor *k, const tprim_tensor *v,
+                                                const tprim_tensor *out,
+                                                const tprim_tensor *dout,
+                                                const tprim_tensor *lse,
+                                                const tprim_attn_params *params,
+                                                const tprim_attn_grads *grads);
 
 #ifdef __cplusplus
 }

@@ -104,42 +104,43 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
     }
 }
 
-double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
-                     unsigned char **out_copy, size_t *out_bytes)
-{
-    rng R = {seed};
-    char desc[400];
-    attn_case_str(c, desc, sizeof desc);
+typedef struct attn_tensors {
     gtensor q, k, v, o, b[2], al, kl, ls;
+    int used; /* bit 0/1: bias 0/1, 2: alibi, 3: key_lens, 4: lse */
+    int64_t nbatch;
+    tprim_attn_params pa;
+} attn_tensors;
+
+static void build_inputs(const attn_case *c, rng *R, attn_tensors *T, int want_lse)
+{
+    memset(T, 0, sizeof *T);
     int lq = c->layout == LAYOUT_MIXED ? LAYOUT_BHSD : c->layout;
     int lk = c->layout == LAYOUT_MIXED ? LAYOUT_BSHD : c->layout;
     int lv = c->layout == LAYOUT_MIXED ? LAYOUT_PADDED : c->layout;
     int lo = c->layout == LAYOUT_MIXED ? LAYOUT_BSHD : c->layout;
-    make_qkvo(&q, c, c->Hq, c->Sq, c->D, lq);
-    make_qkvo(&k, c, c->Hkv, c->Sk, c->D, lk);
-    make_qkvo(&v, c, c->Hkv, c->Sk, c->Dv, lv);
-    make_qkvo(&o, c, c->Hq, c->Sq, c->Dv, lo);
-    gt_fill_random(&q, &R, 1.0);
-    gt_fill_random(&k, &R, 1.0);
-    gt_fill_random(&v, &R, 1.0);
-
-    tprim_attn_params pa;
-    memset(&pa, 0, sizeof pa);
-    pa.scale = c->scale;
-    pa.causal = c->causal;
-    pa.use_window = c->use_window;
-    pa.window_left = c->wl;
-    pa.window_right = c->wr;
-    pa.softcap = c->softcap;
-    int nb_used = 0;
+    make_qkvo(&T->q, c, c->Hq, c->Sq, c->D, lq);
+    make_qkvo(&T->k, c, c->Hkv, c->Sk, c->D, lk);
+    make_qkvo(&T->v, c, c->Hkv, c->Sk, c->Dv, lv);
+    make_qkvo(&T->o, c, c->Hq, c->Sq, c->Dv, lo);
+    gt_fill_random(&T->q, R, 1.0);
+    gt_fill_random(&T->k, R, 1.0);
+    gt_fill_random(&T->v, R, 1.0);
+    tprim_attn_params *pa = &T->pa;
+    pa->scale = c->scale;
+    pa->causal = c->causal;
+    pa->use_window = c->use_window;
+    pa->window_left = c->wl;
+    pa->window_right = c->wr;
+    pa->softcap = c->softcap;
     for (int x = 0; x < 2; x++) {
         if (!c->bias[x]) continue;
-        make_bias(&b[x], c, c->bias[x], &R);
-        pa.bias[x] = &b[x].t;
-        nb_used |= 1 << x;
+        make_bias(&T->b[x], c, c->bias[x], R);
+        pa->bias[x] = &T->b[x].t;
+        T->used |= 1 << x;
     }
     int64_t nbatch = 1;
     for (int d = 0; d < c->nbd; d++) nbatch *= c->bd[d];
+    T->nbatch = nbatch;
     if (c->alibi) {
         int64_t shape[4];
         int r = 1;
@@ -148,57 +149,85 @@ double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const ch
             r = c->nbd + 1;
         }
         shape[r - 1] = c->Hq;
-        gt_make(&al, TPRIM_F32, r, shape, NULL, 0);
-        int64_t n = gt_numel(&al);
-        for (int64_t i = 0; i < n; i++) gt_set(&al, i, 0.05 + 0.5 * fabs(rng_uniform(&R)));
-        pa.alibi_slopes = &al.t;
+        gt_make(&T->al, TPRIM_F32, r, shape, NULL, 0);
+        int64_t n = gt_numel(&T->al);
+        for (int64_t i = 0; i < n; i++) gt_set(&T->al, i, 0.05 + 0.5 * fabs(rng_uniform(R)));
+        pa->alibi_slopes = &T->al.t;
+        T->used |= 4;
     }
     if (c->klen) {
         if (c->klen == 2 || c->nbd == 0) {
             int64_t shape[1] = {nbatch};
-            gt_make(&kl, TPRIM_I64, 1, shape, NULL, 0);
+            gt_make(&T->kl, TPRIM_I64, 1, shape, NULL, 0);
         } else {
-            gt_make(&kl, TPRIM_I32, c->nbd, c->bd, NULL, 0);
+            gt_make(&T->kl, TPRIM_I32, c->nbd, c->bd, NULL, 0);
         }
         for (int64_t i = 0; i < nbatch; i++) {
-            int64_t len = (int64_t)(rng_u64(&R) % (uint64_t)(c->Sk + 1));
+            int64_t len = (int64_t)(rng_u64(R) % (uint64_t)(c->Sk + 1));
             if (c->klen == 3 && i == 0) len = 0;
             if (c->klen == 3 && i == 1) len = c->Sk;
-            gt_set(&kl, i, (double)len);
+            gt_set(&T->kl, i, (double)len);
         }
-        pa.key_lens = &kl.t;
+        pa->key_lens = &T->kl.t;
+        T->used |= 8;
     }
-    if (c->lse) {
+    if (want_lse) {
         int64_t shape[TPRIM_MAX_RANK];
         for (int d = 0; d < c->nbd; d++) shape[d] = c->bd[d];
         shape[c->nbd] = c->Hq;
         shape[c->nbd + 1] = c->Sq;
-        gt_make(&ls, TPRIM_F32, c->nbd + 2, shape, NULL, c->layout == LAYOUT_PADDED ? 2 : 0);
-        pa.lse = &ls.t;
+        gt_make(&T->ls, TPRIM_F32, c->nbd + 2, shape, NULL, c->layout == LAYOUT_PADDED ? 2 : 0);
+        pa->lse = &T->ls.t;
+        T->used |= 16;
     }
+}
 
-    unsigned char *sq = gt_snapshot(&q), *sk = gt_snapshot(&k), *sv = gt_snapshot(&v);
-    unsigned char *so = gt_snapshot(&o);
-    tprim_status st = tprim_attention(ctx, &q.t, &k.t, &v.t, &o.t, &pa);
+static void free_inputs(attn_tensors *T)
+{
+    gt_free(&T->q);
+    gt_free(&T->k);
+    gt_free(&T->v);
+    gt_free(&T->o);
+    for (int x = 0; x < 2; x++)
+        if (T->used & (1 << x)) gt_free(&T->b[x]);
+    if (T->used & 4) gt_free(&T->al);
+    if (T->used & 8) gt_free(&T->kl);
+    if (T->used & 16) gt_free(&T->ls);
+}
+
+double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
+                     unsigned char **out_copy, size_t *out_bytes)
+{
+    rng R = {seed};
+    char desc[400];
+    attn_case_str(c, desc, sizeof desc);
+    attn_tensors T;
+    build_inputs(c, &R, &T, c->lse);
+    gtensor *qq = &T.q, *kk = &T.k, *vv = &T.v, *oo = &T.o, *ls = &T.ls;
+    tprim_attn_params pa = T.pa;
+    const int64_t nbatch = T.nbatch;
+    unsigned char *sq = gt_snapshot(qq), *sk = gt_snapshot(kk), *sv = gt_snapshot(vv);
+    unsigned char *so = gt_snapshot(oo);
+    tprim_status st = tprim_attention(ctx, &qq->t, &kk->t, &vv->t, &oo->t, &pa);
     double rel = -1.0;
     if (CHECK(st == TPRIM_OK, "%s: status %s (%s) for %s", label, tprim_status_str(st),
               tprim_ctx_last_error(ctx), desc)) {
         const int64_t nrow = nbatch * c->Hq * c->Sq;
         double *ref = malloc(sizeof(double) * (size_t)(nrow * c->Dv + 1));
         double *rlse = malloc(sizeof(double) * (size_t)(nrow + 1));
-        oracle_attention(&q.t, &k.t, &v.t, &pa, ref, rlse);
+        oracle_attention(&qq->t, &kk->t, &vv->t, &pa, ref, rlse);
         double e2 = 0, r2 = 0;
         long nan_count = 0, masked_bad = 0, lse_bad = 0;
         for (int64_t row = 0; row < nrow; row++) {
             for (int64_t d = 0; d < c->Dv; d++) {
-                double got = gt_get(&o, row * c->Dv + d), want = ref[row * c->Dv + d];
+                double got = gt_get(oo, row * c->Dv + d), want = ref[row * c->Dv + d];
                 if (isnan(got)) nan_count++;
                 if (rlse[row] == -INFINITY && got != 0.0) masked_bad++;
                 e2 += (got - want) * (got - want);
                 r2 += want * want;
             }
             if (c->lse) {
-                double got = gt_get(&ls, row), want = rlse[row];
+                double got = gt_get(ls, row), want = rlse[row];
                 if (want == -INFINITY ? got != -INFINITY : !(fabs(got - want) <= 2e-4 * (1 + fabs(want))))
                     lse_bad++;
             }
@@ -213,39 +242,143 @@ double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const ch
         free(ref);
         free(rlse);
     }
-    CHECK(gt_guards_ok(&o) && gt_guards_ok(&q) && gt_guards_ok(&k) && gt_guards_ok(&v) &&
-              (!c->lse || gt_guards_ok(&ls)),
+    CHECK(gt_guards_ok(oo) && gt_guards_ok(qq) && gt_guards_ok(kk) && gt_guards_ok(vv) &&
+              (!c->lse || gt_guards_ok(ls)),
           "%s: guard bytes overwritten for %s", label, desc);
-    CHECK(gt_same_as(&q, sq) && gt_same_as(&k, sk) && gt_same_as(&v, sv),
+    CHECK(gt_same_as(qq, sq) && gt_same_as(kk, sk) && gt_same_as(vv, sv),
           "%s: inputs modified for %s", label, desc);
     /* nothing but the view's own elements may change: copy them into the snapshot of
      * the poisoned buffer, then the whole allocation must match it */
     {
-        int64_t n = gt_numel(&o);
-        size_t es = tprim_dtype_size(o.t.dtype);
+        int64_t n = gt_numel(oo);
+        size_t es = tprim_dtype_size(oo->t.dtype);
         for (int64_t i = 0; i < n; i++) {
-            size_t off = gt_offset(&o, i);
-            memcpy(so + off, o.raw + off, es);
+            size_t off = gt_offset(oo, i);
+            memcpy(so + off, oo->raw + off, es);
         }
-        CHECK(gt_same_as(&o, so), "%s: bytes outside the output view written for %s", label, desc);
+        CHECK(gt_same_as(oo, so), "%s: bytes outside the output view written for %s", label, desc);
     }
     if (out_copy) {
-        *out_bytes = o.span;
-        *out_copy = malloc(o.span);
-        memcpy(*out_copy, o.t.data, o.span);
+        *out_bytes = oo->span;
+        *out_copy = malloc(oo->span);
+        memcpy(*out_copy, oo->t.data, oo->span);
     }
     free(sq);
     free(sk);
     free(sv);
     free(so);
-    gt_free(&q);
-    gt_free(&k);
-    gt_free(&v);
-    gt_free(&o);
-    for (int x = 0; x < 2; x++)
-        if (nb_used & (1 << x)) gt_free(&b[x]);
-    if (c->alibi) gt_free(&al);
-    if (c->klen) gt_free(&kl);
-    if (c->lse) gt_free(&ls);
+    free_inputs(&T);
     return rel;
+}
+
+/* norm-wise relative error of a gradient tensor against float64 values (row-major over
+ * its logical shape); counts NaNs */
+static double grad_err(const gtensor *g, const double *ref, long *nans)
+{
+    int64_t n = gt_numel(g);
+    double e2 = 0, r2 = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double got = gt_get(g, i);
+        if (isnan(got)) (*nans)++;
+        e2 += (got - ref[i]) * (got - ref[i]);
+        r2 += ref[i] * ref[i];
+    }
+    /* A gradient that is zero in exact arithmetic (a bias constant along the keys, dq
+     * and dk when a row sees a single key) has no relative error: it is judged by its
+     * root-mean-square absolute error instead. */
+    if (r2 < 1e-12 * (double)n) return n ? sqrt(e2 / (double)n) : 0.0;
+    return sqrt(e2 / r2);
+}
+
+double attn_case_run_backward(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
+                              int expect_unsupported, unsigned char **copy, size_t *copy_bytes)
+{
+    rng R = {seed};
+    char desc[400];
+    attn_case_str(c, desc, sizeof desc);
+    attn_tensors T;
+    build_inputs(c, &R, &T, 1);
+    /* the forward call provides out and lse (whatever kernel the context picks) */
+    tprim_status st = tprim_attention(ctx, &T.q.t, &T.k.t, &T.v.t, &T.o.t, &T.pa);
+    if (!CHECK(st == TPRIM_OK, "%s: forward failed: %s", label, tprim_ctx_last_error(ctx))) {
+        free_inputs(&T);
+        return -1;
+    }
+    int lq = c->layout == LAYOUT_MIXED ? LAYOUT_PADDED : c->layout;
+    int lk = c->layout == LAYOUT_MIXED ? LAYOUT_BHSD : c->layout;
+    gtensor dout, dq, dk, dv, db[2];
+    make_qkvo(&dout, c, c->Hq, c->Sq, c->Dv, c->layout == LAYOUT_MIXED ? LAYOUT_BSHD : c->layout);
+    gt_fill_random(&dout, &R, 1.0);
+    make_qkvo(&dq, c, c->Hq, c->Sq, c->D, lq);
+    make_qkvo(&dk, c, c->Hkv, c->Sk, c->D, lk);
+    make_qkvo(&dv, c, c->Hkv, c->Sk, c->Dv, lk);
+    tprim_attn_grads gr;
+    memset(&gr, 0, sizeof gr);
+    gr.dq = &dq.t;
+    gr.dk = &dk.t;
+    gr.dv = &dv.t;
+    for (int x = 0; x < 2; x++)
+        if (T.used & (1 << x)) {
+            gt_make(&db[x], TPRIM_F32, T.b[x].t.rank, T.b[x].t.shape, NULL, 0);
+            gr.dbias[x] = &db[x].t;
+        }
+    unsigned char *sq = gt_snapshot(&T.q), *sk = gt_snapshot(&T.k), *sv = gt_snapshot(&T.v),
+                  *so = gt_snapshot(&T.o), *sd = gt_snapshot(&dout);
+    st = tprim_attention_backward(ctx, &T.q.t, &T.k.t, &T.v.t, &T.o.t, &dout.t, &T.ls.t, &T.pa, &gr);
+    double worst = -1;
+    if (expect_unsupported) {
+        CHECK(st == TPRIM_ERR_UNSUPPORTED && gt_get(&dq, 0) != gt_get(&dq, 0),
+              "%s: expected TPRIM_ERR_UNSUPPORTED and untouched dq, got %s for %s", label,
+              tprim_status_str(st), desc);
+    } else if (CHECK(st == TPRIM_OK, "%s: backward status %s (%s) for %s", label,
+                     tprim_status_str(st), tprim_ctx_last_error(ctx), desc)) {
+        int64_t nq = gt_numel(&dq), nk = gt_numel(&dk), nv = gt_numel(&dv);
+        double *rq = malloc(sizeof(double) * (size_t)(nq + 1)), *rk = malloc(sizeof(double) * (size_t)(nk + 1)),
+               *rv = malloc(sizeof(double) * (size_t)(nv + 1)), *rb[2] = {NULL, NULL};
+        for (int x = 0; x < 2; x++)
+            if (gr.dbias[x]) rb[x] = malloc(sizeof(double) * (size_t)(gt_numel(&db[x]) + 1));
+        oracle_attention_backward(&T.q.t, &T.k.t, &T.v.t, &T.pa, &dout.t, rq, rk, rv, rb[0], rb[1]);
+        long nans = 0;
+        double e[5] = {grad_err(&dq, rq, &nans), grad_err(&dk, rk, &nans), grad_err(&dv, rv, &nans), 0, 0};
+        for (int x = 0; x < 2; x++)
+            if (gr.dbias[x]) e[3 + x] = grad_err(&db[x], rb[x], &nans);
+        double tol = c->dt == TPRIM_F32 ? 2e-5 : 1e-2;
+        worst = 0;
+        for (int i = 0; i < 5; i++) worst = e[i] > worst ? e[i] : worst;
+        CHECK(nans == 0, "%s: %ld NaN/unwritten gradient values for %s", label, nans, desc);
+        CHECK(worst <= tol, "%s: gradient errors dq %.2g dk %.2g dv %.2g dbias %.2g %.2g > %.2g for %s",
+              label, e[0], e[1], e[2], e[3], e[4], tol, desc);
+        free(rq);
+        free(rk);
+        free(rv);
+        free(rb[0]);
+        free(rb[1]);
+    }
+    CHECK(gt_same_as(&T.q, sq) && gt_same_as(&T.k, sk) && gt_same_as(&T.v, sv) &&
+              gt_same_as(&T.o, so) && gt_same_as(&dout, sd),
+          "%s: backward modified an input for %s", label, desc);
+    CHECK(gt_guards_ok(&dq) && gt_guards_ok(&dk) && gt_guards_ok(&dv) &&
+              (!gr.dbias[0] || gt_guards_ok(&db[0])) && (!gr.dbias[1] || gt_guards_ok(&db[1])),
+          "%s: guard bytes of a gradient overwritten for %s", label, desc);
+    if (copy) {
+        size_t n = dq.span + dk.span + dv.span;
+        *copy = malloc(n);
+        memcpy(*copy, dq.t.data, dq.span);
+        memcpy(*copy + dq.span, dk.t.data, dk.span);
+        memcpy(*copy + dq.span + dk.span, dv.t.data, dv.span);
+        *copy_bytes = n;
+    }
+    free(sq);
+    free(sk);
+    free(sv);
+    free(so);
+    free(sd);
+    gt_free(&dout);
+    gt_free(&dq);
+    gt_free(&dk);
+    gt_free(&dv);
+    for (int x = 0; x < 2; x++)
+        if (gr.dbias[x]) gt_free(&db[x]);
+    free_inputs(&T);
+    return worst;
 }

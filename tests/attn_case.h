@@ -47,4 +47,10 @@ double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const ch
 /* Tolerance of the relative error for a dtype. */
 double attn_tol(tprim_dtype dt);
 
+/* Run the forward (ctx's choice) then the backward of case c (with every bias gradient)
+ * and compare dq, dk, dv, dbias with the float64 oracle. expect_unsupported: the pinned
+ * backward kernel must refuse with TPRIM_ERR_UNSUPPORTED and write nothing. Returns the
+ * worst relative error (negative when the call failed). copy: the gradient bytes. */
+double attn_case_run_backward(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
+                              int expect_unsupported, unsigned char **copy, size_t *copy_bytes);
 #endif

@@ -117,3 +117,138 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
     }
     free(logit);
 }
+
+/* flat row-major index of the broadcast source element of t for full index idx[r] */
+static int64_t flat_bcast(const tprim_tensor *t, const int64_t *idx, int r)
+{
+    int lead = r - t->rank;
+    int64_t f = 0;
+    for (int d = 0; d < t->rank; d++) f = f * t->shape[d] + (t->shape[d] == 1 ? 0 : idx[lead + d]);
+    return f;
+}
+
+void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
+                               const tprim_tensor *v, const tprim_attn_params *pa,
+                               const tprim_tensor *dout, double *dq, double *dk, double *dv,
+                               double *dbias0, double *dbias1)
+{
+    const int r = q->rank, nbd = r - 3;
+    const int64_t Hq = q->shape[nbd], Hkv = k->shape[nbd], Sq = q->shape[nbd + 1],
+                  Sk = k->shape[nbd + 1], D = q->shape[nbd + 2], Dv = v->shape[nbd + 2];
+    int64_t nb = 1;
+    for (int d = 0; d < nbd; d++) nb *= q->shape[d];
+    tprim_attn_params none;
+    memset(&none, 0, sizeof none);
+    if (!pa) pa = &none;
+    const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);
+    double *dbias[2] = {dbias0, dbias1};
+    memset(dq, 0, sizeof(double) * (size_t)(nb * Hq * Sq * D));
+    memset(dk, 0, sizeof(double) * (size_t)(nb * Hkv * Sk * D));
+    memset(dv, 0, sizeof(double) * (size_t)(nb * Hkv * Sk * Dv));
+    for (int x = 0; x < 2; x++)
+        if (dbias[x] && pa->bias[x]) {
+            int64_t n = 1;
+            for (int d = 0; d < pa->bias[x]->rank; d++) n *= pa->bias[x]->shape[d];
+            memset(dbias[x], 0, sizeof(double) * (size_t)n);
+        }
+    double *logit = malloc(sizeof(double) * (size_t)(Sk + 1)), *capd = malloc(sizeof(double) * (size_t)(Sk + 1));
+    double *o = malloc(sizeof(double) * (size_t)(Dv + 1));
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t idx[TPRIM_MAX_RANK] = {0}, rem = b;
+        for (int d = nbd - 1; d >= 0; d--) {
+            idx[d] = rem % q->shape[d];
+            rem /= q->shape[d];
+        }
+        int64_t kl = Sk;
+        if (pa->key_lens) {
+            int64_t kidx[TPRIM_MAX_RANK] = {0};
+            if (pa->key_lens->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+            else kidx[0] = b;
+            kl = (int64_t)elem(pa->key_lens, kidx);
+        }
+        for (int64_t h = 0; h < Hq; h++) {
+            const int64_t hk = h / (Hq / Hkv);
+            double slope = 0;
+            if (pa->alibi_slopes) {
+                idx[nbd] = h;
+                slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
+            }
+            for (int64_t i = 0; i < Sq; i++) {
+                const int64_t ia = i + kl - Sq;
+                double mx = -INFINITY;
+                for (int64_t j = 0; j < Sk; j++) {
+                    int vis = j < kl && !(pa->causal && j > ia) &&
+                              !(pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right));
+                    logit[j] = -INFINITY;
+                    capd[j] = 1;
+                    if (!vis) continue;
+                    double s = 0;
+                    for (int64_t d = 0; d < D; d++) {
+                        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+                        double qv = elem(q, idx);
+                        idx[nbd] = hk; idx[nbd + 1] = j;
+                        s += qv * elem(k, idx);
+                    }
+                    s *= scale;
+                    if (pa->softcap > 0) {
+                        double t = tanh(s / pa->softcap);
+                        s = pa->softcap * t;
+                        capd[j] = 1 - t * t;
+                    }
+                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
+                    for (int x = 0; x < 2; x++)
+                        if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
+                    if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
+                    logit[j] = s;
+                    if (s > mx) mx = s;
+                }
+                if (mx == -INFINITY) continue; /* fully masked row: no gradient */
+                double sum = 0;
+                for (int64_t j = 0; j < Sk; j++) {
+                    logit[j] = logit[j] == -INFINITY ? 0 : exp(logit[j] - mx);
+                    sum += logit[j];
+                }
+                for (int64_t d = 0; d < Dv; d++) o[d] = 0;
+                for (int64_t j = 0; j < Sk; j++) {
+                    logit[j] /= sum; /* P */
+                    for (int64_t d = 0; d < Dv; d++) {
+                        idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
+                        o[d] += logit[j] * elem(v, idx);
+                    }
+                }
+                double delta = 0;
+                for (int64_t d = 0; d < Dv; d++) {
+                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+                    delta += elem(dout, idx) * o[d];
+                }
+                for (int64_t j = 0; j < Sk; j++) {
+                    if (logit[j] == 0) continue;
+                    double dp = 0;
+                    for (int64_t d = 0; d < Dv; d++) {
+                        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+                        double g = elem(dout, idx);
+                        idx[nbd] = hk; idx[nbd + 1] = j;
+                        dp += g * elem(v, idx);
+                        dv[((b * Hkv + hk) * Sk + j) * Dv + d] += logit[j] * g;
+                    }
+                    double ds = logit[j] * (dp - delta);
+                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
+                    for (int x = 0; x < 2; x++)
+                        if (dbias[x] && pa->bias[x]) dbias[x][flat_bcast(pa->bias[x], idx, r)] += ds;
+                    double dss = ds * capd[j] * scale;
+                    for (int64_t d = 0; d < D; d++) {
+                        idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
+                        double kv = elem(k, idx);
+                        idx[nbd] = h; idx[nbd + 1] = i;
+                        double qv = elem(q, idx);
+                        dq[((b * Hq + h) * Sq + i) * D + d] += dss * kv;
+                        dk[((b * Hkv + hk) * Sk + j) * D + d] += dss * qv;
+                    }
+                }
+            }
+        }
+    }
+    free(logit);
+    free(capd);
+    free(o);
+}

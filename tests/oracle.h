@@ -11,3 +11,12 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
                       const tprim_attn_params *pa, double *out, double *lse);
 
 #endif
+
+/* Float64 gradients of loss = sum(dout * out) for the same call, from the definition.
+ * dq [nbatch][Hq][Sq][D], dk [nbatch][Hkv][Sk][D], dv [nbatch][Hkv][Sk][Dv] (row-major
+ * over the logical shapes); dbias[x] (may be NULL) indexed like the flat row-major
+ * elements of params->bias[x], i.e. already summed over its broadcast dims. */
+void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
+                               const tprim_tensor *v, const tprim_attn_params *pa,
+                               const tprim_tensor *dout, double *dq, double *dk, double *dv,
+                               double *dbias0, double *dbias1);

@@ -56,6 +56,8 @@ const char *tprim_op_name(tprim_op op)
 {
     switch (op) {
     case TPRIM_OP_ATTENTION: return "attention";
+    case TPRIM_OP_LINEAR: return "linear";
+    case TPRIM_OP_ATTENTION_BACKWARD: return "attention_backward";
     default: return NULL;
     }
 }

@@ -71,6 +71,20 @@ typedef struct tp_pv_args {
     int64_t Dv;
 } tp_pv_args;
 
+/* Arguments of one backward elementwise call over `mr` rows of a tile:
+ *   P = exp2(S - lse2),  dS = P * (dP - delta)
+ * with lse2 (the forward's lse in log2 units; +inf for a fully masked row, so that P = 0)
+ * and delta given per row (tiles of queries x keys) or per column (keys x queries). */
+typedef struct tp_bwd_ds_args {
+    float *s;               /* [mr][lds] scores in log2 units in, P out */
+    int64_t lds;
+    float *dp;              /* [mr][lddp] dP in, dS out */
+    int64_t lddp;
+    int64_t ncols;          /* a multiple of vw */
+    const float *row_lse2, *row_delta; /* [mr], or NULL */
+    const float *col_lse2, *col_delta; /* [ncols], or NULL */
+} tp_bwd_ds_args;
+
 /* One ISA's micro-kernels and blocksizes. */
 typedef struct tp_flash_ukr {
     int32_t mr;       /* rows per qk and softmax call */
@@ -88,17 +102,24 @@ typedef struct tp_flash_ukr {
     void (*qk)(const tp_qk_args *a);
     void (*softmax)(const tp_softmax_args *a);
     void (*pv)(const tp_pv_args *a);
+    void (*bwd_ds)(const tp_bwd_ds_args *a);
     /* dst[c*sd] = o[c] * inv converted to dt (round to nearest even), c < n. */
     void (*store_row)(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt,
                       int64_t sd);
 } tp_flash_ukr;
 
-/* The generic driver: tp_kernel callbacks parameterised by kernel->impl (a ukr). */
+/* The generic drivers: tp_kernel callbacks parameterised by kernel->impl (a ukr). */
 size_t tp_flash_workspace(const tp_flash_ukr *u, const tp_attn_problem *p, int nthreads, int *ok);
 void tp_flash_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_pool *pool,
                   int nthreads);
+size_t tp_flash_bwd_workspace(const tp_flash_ukr *u, const tp_attn_problem *p, int nthreads,
+                              int *ok);
+void tp_flash_bwd_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_pool *pool,
+                      int nthreads);
+const char *tp_flash_bwd_accepts(const void *prob);
 
-/* Define the tp_kernel of a flash variant from its ukr table. */
+/* Define the forward (sym) and backward (sym##_bwd) tp_kernels of a flash variant from its
+ * ukr table. */
 #define TP_FLASH_KERNEL(sym, kname, kfamily, kprio, ukr)                                   \
     static size_t sym##_workspace(const void *prob, int nthreads, int *ok)                \
     {                                                                                      \
@@ -114,6 +135,21 @@ void tp_flash_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_
                            .accepts = NULL,                                                \
                            .workspace = sym##_workspace,                                   \
                            .run = sym##_run,                                               \
-                           .impl = &(ukr)}
+                           .impl = &(ukr)};                                                \
+    static size_t sym##_bwd_workspace(const void *prob, int nthreads, int *ok)            \
+    {                                                                                      \
+        return tp_flash_bwd_workspace(&(ukr), (const tp_attn_problem *)prob, nthreads, ok); \
+    }                                                                                      \
+    static void sym##_bwd_run(const void *prob, void *ws, tp_pool *pool, int nthreads)     \
+    {                                                                                      \
+        tp_flash_bwd_run(&(ukr), (const tp_attn_problem *)prob, ws, pool, nthreads);       \
+    }                                                                                      \
+    const tp_kernel sym##_bwd = {.name = (kname),                                          \
+                                 .family = (kfamily),                                      \
+                                 .priority = (kprio),                                      \
+                                 .accepts = tp_flash_bwd_accepts,                          \
+                                 .workspace = sym##_bwd_workspace,                         \
+                                 .run = sym##_bwd_run,                                     \
+                                 .impl = &(ukr)}
 
 #endif /* TPRIM_CPU_ATTENTION_FLASH_H */

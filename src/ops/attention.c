@@ -8,7 +8,7 @@
 
 /* Checks common to every tensor argument: present, on the CPU, sane rank and sizes, a
  * byte extent that fits in int64, and data unless empty. */
-static tprim_status check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t)
+tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t)
 {
     if (!t) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "%s is NULL", name);
     if (t->device == TPRIM_DEVICE_CUDA)
@@ -61,7 +61,7 @@ static const char *dim_role(int t, int r)
 
 /* Broadcast tensor t (rank <= r) against target shape tgt[r], right-aligned; on
  * success fill str[r] with strides (0 where broadcast). */
-static tprim_status broadcast(tprim_ctx *ctx, const char *name, const tprim_tensor *t, int r,
+tprim_status tp_broadcast(tprim_ctx *ctx, const char *name, const tprim_tensor *t, int r,
                               const int64_t *tgt, int64_t *str, int roles)
 {
     if (t->rank > r)
@@ -87,7 +87,7 @@ static tprim_status broadcast(tprim_ctx *ctx, const char *name, const tprim_tens
 
 /* Put the strides of a tensor of logical layout [batch(nbd)..., rest(nrest)...] into
  * an operand: batch strides right-aligned into sb[3]. */
-static void fill_operand(tp_operand *o, const tprim_tensor *t, int nbd, const int64_t *str,
+void tp_fill_operand(tp_operand *o, const tprim_tensor *t, int nbd, const int64_t *str,
                          int nrest)
 {
     o->data = (const char *)t->data;
@@ -114,14 +114,28 @@ static tprim_status check_same_dim(tprim_ctx *ctx, const char *a, const tprim_te
         if (s_ != TPRIM_OK) return s_;     \
     } while (0)
 
-static tprim_status build_problem(tprim_ctx *ctx, const tprim_tensor *q, const tprim_tensor *k,
-                                  const tprim_tensor *v, const tprim_tensor *out,
-                                  const tprim_attn_params *pa, tp_attn_problem *p)
+tprim_status tp_check_same_shape(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
+                                 const char *ref_name, const tprim_tensor *ref)
 {
-    TRY(check_tensor(ctx, "q", q));
-    TRY(check_tensor(ctx, "k", k));
-    TRY(check_tensor(ctx, "v", v));
-    TRY(check_tensor(ctx, "out", out));
+    TRY(tp_check_tensor(ctx, name, t));
+    if (t->rank != ref->rank)
+        return tp_fail(ctx, TPRIM_ERR_SHAPE, "%s has rank %d but %s has rank %d", name,
+                       (int)t->rank, ref_name, (int)ref->rank);
+    for (int d = 0; d < t->rank; d++)
+        if (t->shape[d] != ref->shape[d])
+            return tp_fail(ctx, TPRIM_ERR_SHAPE, "%s dim %d is %lld but %s's is %lld", name, d,
+                           (long long)t->shape[d], ref_name, (long long)ref->shape[d]);
+    return TPRIM_OK;
+}
+
+tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_tensor *k,
+                           const tprim_tensor *v, const tprim_tensor *out,
+                           const tprim_attn_params *pa, int with_lse, tp_attn_problem *p)
+{
+    TRY(tp_check_tensor(ctx, "q", q));
+    TRY(tp_check_tensor(ctx, "k", k));
+    TRY(tp_check_tensor(ctx, "v", v));
+    TRY(tp_check_tensor(ctx, "out", out));
     int r = q->rank;
     if (r < 3)
         return tp_fail(ctx, TPRIM_ERR_SHAPE,
@@ -177,10 +191,10 @@ static tprim_status build_problem(tprim_ctx *ctx, const tprim_tensor *q, const t
     p->D = q->shape[F];
     p->Dv = v->shape[F];
     p->dtype = q->dtype;
-    fill_operand(&p->q, q, nbd, q->strides, 3);
-    fill_operand(&p->k, k, nbd, k->strides, 3);
-    fill_operand(&p->v, v, nbd, v->strides, 3);
-    fill_operand(&p->out, out, nbd, out->strides, 3);
+    tp_fill_operand(&p->q, q, nbd, q->strides, 3);
+    tp_fill_operand(&p->k, k, nbd, k->strides, 3);
+    tp_fill_operand(&p->v, v, nbd, v->strides, 3);
+    tp_fill_operand(&p->out, out, nbd, out->strides, 3);
     p->scale = 1.0f / sqrtf((float)p->D);
     p->wl = TP_UNBOUNDED;
     p->wr = TP_UNBOUNDED;
@@ -217,30 +231,30 @@ static tprim_status build_problem(tprim_ctx *ctx, const tprim_tensor *q, const t
         const tprim_tensor *b = pa->bias[bi];
         if (!b) continue;
         const char *bn = bi == 0 ? "bias[0]" : "bias[1]";
-        TRY(check_tensor(ctx, bn, b));
+        TRY(tp_check_tensor(ctx, bn, b));
         if (b->dtype != TPRIM_F32 && b->dtype != q->dtype)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "%s is %s: a bias is f32 or the dtype of q (%s)",
                            bn, tprim_dtype_name(b->dtype), tprim_dtype_name(q->dtype));
-        TRY(broadcast(ctx, bn, b, r, tgt, str, 1));
-        fill_operand(&p->bias[p->nbias], b, nbd, str, 3);
+        TRY(tp_broadcast(ctx, bn, b, r, tgt, str, 1));
+        tp_fill_operand(&p->bias[p->nbias], b, nbd, str, 3);
         p->nbias++;
     }
     if (pa->alibi_slopes) {
         const tprim_tensor *a = pa->alibi_slopes;
-        TRY(check_tensor(ctx, "alibi_slopes", a));
+        TRY(tp_check_tensor(ctx, "alibi_slopes", a));
         if (a->dtype != TPRIM_F32)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "alibi_slopes is %s: it must be f32",
                            tprim_dtype_name(a->dtype));
         if (a->rank < 1)
             return tp_fail(ctx, TPRIM_ERR_SHAPE,
                            "alibi_slopes has rank 0: it must be [Hq] or [batch..., Hq]");
-        TRY(broadcast(ctx, "alibi_slopes", a, nbd + 1, tgt, str, 0));
-        fill_operand(&p->alibi, a, nbd, str, 1);
+        TRY(tp_broadcast(ctx, "alibi_slopes", a, nbd + 1, tgt, str, 0));
+        tp_fill_operand(&p->alibi, a, nbd, str, 1);
         p->has_alibi = 1;
     }
     if (pa->key_lens) {
         const tprim_tensor *kl = pa->key_lens;
-        TRY(check_tensor(ctx, "key_lens", kl));
+        TRY(tp_check_tensor(ctx, "key_lens", kl));
         if (kl->dtype != TPRIM_I32 && kl->dtype != TPRIM_I64)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "key_lens is %s: it must be i32 or i64",
                            tprim_dtype_name(kl->dtype));
@@ -278,9 +292,9 @@ static tprim_status build_problem(tprim_ctx *ctx, const tprim_tensor *q, const t
                                (long long)len, (long long)p->Sk);
         }
     }
-    if (pa->lse) {
+    if (pa->lse && with_lse) {
         const tprim_tensor *l = pa->lse;
-        TRY(check_tensor(ctx, "lse", l));
+        TRY(tp_check_tensor(ctx, "lse", l));
         if (l->dtype != TPRIM_F32)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "lse is %s: it must be f32",
                            tprim_dtype_name(l->dtype));
@@ -291,7 +305,7 @@ static tprim_status build_problem(tprim_ctx *ctx, const tprim_tensor *q, const t
             if (l->shape[d] != tgt[d])
                 return tp_fail(ctx, TPRIM_ERR_SHAPE, "lse dim %d is %lld but must be %lld", d,
                                (long long)l->shape[d], (long long)tgt[d]);
-        fill_operand(&p->lse, l, nbd, l->strides, 2);
+        tp_fill_operand(&p->lse, l, nbd, l->strides, 2);
         p->has_lse = 1;
     }
     return TPRIM_OK;
@@ -303,7 +317,7 @@ tprim_status tprim_attention(tprim_ctx *ctx, const tprim_tensor *q, const tprim_
 {
     if (!ctx) return TPRIM_ERR_NULL_POINTER;
     tp_attn_problem p;
-    TRY(build_problem(ctx, q, k, v, out, params, &p));
+    TRY(tp_attn_build(ctx, q, k, v, out, params, 1, &p));
     char what[160] = "";
     if (ctx->log_level >= TPRIM_LOG_DEBUG || ctx->pinned[TPRIM_OP_ATTENTION] >= 0)
         snprintf(what, sizeof what, "%s B=%lld Hq=%lld Hkv=%lld Sq=%lld Sk=%lld D=%lld Dv=%lld%s%s",

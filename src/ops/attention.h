@@ -42,7 +42,28 @@ typedef struct tp_attn_problem {
     float softcap;     /* 0 = off */
     int64_t wl, wr;    /* window edges (>= 0 or TP_UNBOUNDED); causal folded into wr */
     int32_t memory;    /* tprim_memory_mode of the calling context */
+    /* backward only (tprim_attention_backward) */
+    tp_operand dout;   /* [b, Hq, Sq, Dv] dtype */
+    tp_operand lse_in; /* f32 [b, Hq, Sq] from the forward call */
+    tp_operand dq, dk, dv; /* shapes of q, k, v (written) */
+    int32_t has_dbias[2];
+    tp_operand dbias[2]; /* f32, broadcast strides of bias[x] (0 = summed over) */
 } tp_attn_problem;
+
+/* Check q, k, v, out and params and fill p (front-end shared by forward and backward).
+ * `out_name` names the out argument in messages. */
+tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_tensor *k,
+                           const tprim_tensor *v, const tprim_tensor *out,
+                           const tprim_attn_params *pa, int with_lse, tp_attn_problem *p);
+/* Helpers of the front-ends (attention.c) */
+tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t);
+tprim_status tp_check_same_shape(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
+                                 const char *ref_name, const tprim_tensor *ref);
+/* Broadcast t (rank <= r) against tgt[r], right-aligned; strides into str[r] (0 where
+ * broadcast). roles: name the last three dims Hq/Sq/Sk in messages. */
+tprim_status tp_broadcast(tprim_ctx *ctx, const char *name, const tprim_tensor *t, int r,
+                          const int64_t *tgt, int64_t *str, int roles);
+void tp_fill_operand(tp_operand *o, const tprim_tensor *t, int nbd, const int64_t *str, int nrest);
 
 /* Element offset of batch b (flat) for an operand. */
 static inline int64_t tp_batch_off(const tp_attn_problem *p, const tp_operand *o, int64_t b)

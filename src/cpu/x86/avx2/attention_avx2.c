@@ -289,6 +289,30 @@ static void pv(const tp_pv_args *a)
     }
 }
 
+static void bwd_ds(const tp_bwd_ds_args *a)
+{
+    const int64_t nv = a->ncols / 8;
+    for (int r = 0; r < MR; r++) {
+        float *s = a->s + r * a->lds, *dp = a->dp + r * a->lddp;
+        if (a->row_lse2) {
+            const __m256 l2 = _mm256_set1_ps(a->row_lse2[r]), dl = _mm256_set1_ps(a->row_delta[r]);
+            for (int64_t v = 0; v < nv; v++) {
+                __m256 p = exp2_neg(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * v), l2));
+                _mm256_storeu_ps(s + 8 * v, p);
+                _mm256_storeu_ps(dp + 8 * v, _mm256_mul_ps(p, _mm256_sub_ps(_mm256_loadu_ps(dp + 8 * v), dl)));
+            }
+        } else {
+            for (int64_t v = 0; v < nv; v++) {
+                __m256 p = exp2_neg(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * v),
+                                                  _mm256_loadu_ps(a->col_lse2 + 8 * v)));
+                _mm256_storeu_ps(s + 8 * v, p);
+                __m256 d = _mm256_sub_ps(_mm256_loadu_ps(dp + 8 * v), _mm256_loadu_ps(a->col_delta + 8 * v));
+                _mm256_storeu_ps(dp + 8 * v, _mm256_mul_ps(p, d));
+            }
+        }
+    }
+}
+
 static inline __m128i bf16_round8(__m256 x)
 {
     __m256i u = _mm256_castps_si256(x);
@@ -339,6 +363,7 @@ static const tp_flash_ukr avx2_ukr = {
     .qk = qk,
     .softmax = softmax,
     .pv = pv,
+    .bwd_ds = bwd_ds,
     .store_row = store_row,
 };
 

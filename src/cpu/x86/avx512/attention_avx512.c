@@ -338,6 +338,32 @@ static void pv(const tp_pv_args *a)
     }
 }
 
+/* ---- backward: P = exp2(S - lse2), dS = P (dP - delta) ------------------------------ */
+
+static void bwd_ds(const tp_bwd_ds_args *a)
+{
+    const int64_t nv = a->ncols / 16;
+    for (int r = 0; r < MR; r++) {
+        float *s = a->s + r * a->lds, *dp = a->dp + r * a->lddp;
+        if (a->row_lse2) {
+            const __m512 l2 = _mm512_set1_ps(a->row_lse2[r]), dl = _mm512_set1_ps(a->row_delta[r]);
+            for (int64_t v = 0; v < nv; v++) {
+                __m512 p = exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * v), l2));
+                _mm512_storeu_ps(s + 16 * v, p);
+                _mm512_storeu_ps(dp + 16 * v, _mm512_mul_ps(p, _mm512_sub_ps(_mm512_loadu_ps(dp + 16 * v), dl)));
+            }
+        } else {
+            for (int64_t v = 0; v < nv; v++) {
+                __m512 p = exp2_neg(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * v),
+                                                  _mm512_loadu_ps(a->col_lse2 + 16 * v)));
+                _mm512_storeu_ps(s + 16 * v, p);
+                __m512 d = _mm512_sub_ps(_mm512_loadu_ps(dp + 16 * v), _mm512_loadu_ps(a->col_delta + 16 * v));
+                _mm512_storeu_ps(dp + 16 * v, _mm512_mul_ps(p, d));
+            }
+        }
+    }
+}
+
 /* ---- output ---------------------------------------------------------------------- */
 
 static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt, int64_t sd)
@@ -375,6 +401,7 @@ static const tp_flash_ukr avx512_ukr = {
     .qk = qk,
     .softmax = softmax,
     .pv = pv,
+    .bwd_ds = bwd_ds,
     .store_row = store_row,
 };
 

@@ -491,6 +491,31 @@ static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dty
     }
 }
 
+/* ---- backward: P = exp2(S - lse2), dS = P (dP - delta) ------------------------------ */
+
+static void bwd_ds(const tp_bwd_ds_args *a)
+{
+    const int64_t nv = a->ncols / 4;
+    for (int r = 0; r < MR; r++) {
+        float *s = a->s + r * a->lds, *dp = a->dp + r * a->lddp;
+        if (a->row_lse2) {
+            const float32x4_t l2 = vdupq_n_f32(a->row_lse2[r]), dl = vdupq_n_f32(a->row_delta[r]);
+            for (int64_t v = 0; v < nv; v++) {
+                float32x4_t p = exp2_neg(vsubq_f32(vld1q_f32(s + 4 * v), l2));
+                vst1q_f32(s + 4 * v, p);
+                vst1q_f32(dp + 4 * v, vmulq_f32(p, vsubq_f32(vld1q_f32(dp + 4 * v), dl)));
+            }
+        } else {
+            for (int64_t v = 0; v < nv; v++) {
+                float32x4_t p = exp2_neg(vsubq_f32(vld1q_f32(s + 4 * v), vld1q_f32(a->col_lse2 + 4 * v)));
+                vst1q_f32(s + 4 * v, p);
+                float32x4_t d = vsubq_f32(vld1q_f32(dp + 4 * v), vld1q_f32(a->col_delta + 4 * v));
+                vst1q_f32(dp + 4 * v, vmulq_f32(p, d));
+            }
+        }
+    }
+}
+
 static const tp_flash_ukr neon_ukr = {
     .mr = MR,
     .bc = BC,
@@ -502,6 +527,7 @@ static const tp_flash_ukr neon_ukr = {
     .qk = qk,
     .softmax = softmax,
     .pv = pv,
+    .bwd_ds = bwd_ds,
     .store_row = store_row,
 };
 

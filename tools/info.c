@@ -6,24 +6,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Which attention variant automatic dispatch picks for a small f32 call. */
-static const char *auto_attention_kernel(void)
+/* The variant automatic dispatch picks for a plain call of op: the runnable variant
+ * of highest priority (every SIMD variant accepts plain f32 calls). */
+static const char *auto_kernel(tprim_op op)
 {
-    static float buf[4 * 16 * 64];
-    tprim_ctx *ctx;
-    if (tprim_ctx_create(&ctx) != TPRIM_OK) return NULL;
-    for (int i = 0; i < 4 * 16 * 64; i++) buf[i] = 0.01f * (float)(i % 17);
-    int64_t shape[3] = {4, 16, 64};
-    tprim_tensor t;
-    tprim_tensor_init(&t, buf, TPRIM_F32, 3, shape, NULL);
-    static float out[4 * 16 * 64];
-    tprim_tensor o;
-    tprim_tensor_init(&o, out, TPRIM_F32, 3, shape, NULL);
-    const char *name = NULL;
-    if (tprim_attention(ctx, &t, &t, &t, &o, NULL) == TPRIM_OK)
-        name = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
-    tprim_ctx_free(ctx);
-    return name;
+    const char *best = NULL;
+    int prio = -1, n = tprim_kernel_count(op);
+    for (int i = 0; i < n; i++) {
+        tprim_kernel_desc kd;
+        if (tprim_kernel_get(op, i, &kd) == TPRIM_OK && kd.runnable && kd.priority > prio) {
+            prio = kd.priority;
+            best = kd.name;
+        }
+    }
+    return best;
 }
 
 void machine_measure(machine_info *m, int threads)
@@ -35,7 +31,7 @@ void machine_measure(machine_info *m, int threads)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    m->kernel[TPRIM_OP_ATTENTION] = auto_attention_kernel();
+    for (int op = 0; op < TPRIM_OP_COUNT_; op++) m->kernel[op] = auto_kernel((tprim_op)op);
     m->peak = probe_fp32_peak(threads);
     m->bw = probe_bandwidth(threads);
 }
@@ -66,8 +62,8 @@ void machine_print(FILE *f, const machine_info *m)
             (long long)(m->hw.l3_bytes >> 10));
     fprintf(f, "  features        %s\n", feats);
     for (int op = 0; op < TPRIM_OP_COUNT_; op++) {
-        fprintf(f, "  kernel %-9s %s (registered:", tprim_op_name((tprim_op)op),
-                m->kernel[op] ? m->kernel[op] : "?");
+        fprintf(f, "  kernel %-18s %s (registered:", tprim_op_name((tprim_op)op),
+                m->kernel[op] ? m->kernel[op] : "none");
         int n = tprim_kernel_count((tprim_op)op);
         for (int i = 0; i < n; i++) {
             tprim_kernel_desc kd;

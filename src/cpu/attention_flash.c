@@ -81,6 +81,7 @@ typedef struct flash_job {
     const tp_attn_problem *p;
     flash_geom g;
     char *ws;
+    int batch_inner; /* schedule batch entries innermost (see tp_attn_shared_bias) */
 } flash_job;
 
 /* One block of rows: ng heads x nq queries starting at (head g0 of kv head hkv, i0). */
@@ -110,6 +111,8 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
     const int64_t nq = TP_MIN(g->bq, p->Sq - i0), ng = TP_MIN(g->gb, p->G - g0);
     const int64_t rows = ng * nq, rows_pad = (rows + mr - 1) / mr * mr, nmb = rows_pad / mr;
     const int64_t kl = tp_key_len(p, b);
+    int64_t bi[3];
+    tp_batch_idx(p, b, bi);
     const float qscale = p->softcap > 0.0f ? p->scale / p->softcap : p->scale * TP_LOG2E;
 
     /* per-row visible key ranges, alibi terms; union of the ranges */
@@ -131,7 +134,7 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
     }
     for (int64_t gi = 0; gi < ng; gi++) {
         int64_t h = hkv * p->G + g0 + gi;
-        u->pack_rows(tp_at(p, &p->q, b, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, p->D, qscale,
+        u->pack_rows(tp_atb(&p->q, bi, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, p->D, qscale,
                      Q + gi * nq * ldq, ldq);
     }
     memset(Q + rows * ldq, 0, (size_t)((rows_pad - rows) * ldq) * sizeof(float));
@@ -177,7 +180,7 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
                     continue;
                 }
                 if (!packed) {
-                    u->pack_kt(tp_at(p, &p->k, b, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns,
+                    u->pack_kt(tp_atb(&p->k, bi, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns,
                                p->D, KT);
                     packed = 1;
                 }
@@ -201,14 +204,14 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
                     const tp_operand *bo = &p->bias[x];
                     if (bo->dtype == TPRIM_F32 && bo->sj == 1 && one_head) {
                         int64_t h = hkv * p->G + g0 + r0 / nq;
-                        a.bias[x] = (const float *)tp_at(p, bo, b, h, i0 + r0 % nq, js);
+                        a.bias[x] = (const float *)tp_atb(bo, bi, h, i0 + r0 % nq, js);
                         a.bias_ld[x] = bo->si;
                     } else {
                         float *dst = BB + x * mr * bc;
                         for (int64_t r = r0; r <= rlast; r++) {
                             if (HIT[r - r0] == 0) continue; /* not read */
                             int64_t h = hkv * p->G + g0 + r / nq;
-                            u->pack_rows(tp_at(p, bo, b, h, i0 + r % nq, js), bo->dtype, 0, bo->sj,
+                            u->pack_rows(tp_atb(bo, bi, h, i0 + r % nq, js), bo->dtype, 0, bo->sj,
                                          1, ns, 1.0f, dst + (r - r0) * bc, bc);
                         }
                         a.bias[x] = dst;
@@ -243,7 +246,7 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
         /* 3. O = alpha O + P V over each run of active row blocks. V is always copied
          * into VB, f32 too: pv then streams one compact tile that the copy has just
          * brought into cache (measured faster than reading the caller's rows). */
-        u->pack_rows(tp_at(p, &p->v, b, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nk, p->Dv, 1.0f,
+        u->pack_rows(tp_atb(&p->v, bi, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nk, p->Dv, 1.0f,
                      VB, ldo);
         for (int64_t mb = 0; mb < nmb;) {
             if (!ACT[mb]) {
@@ -272,10 +275,10 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
         int64_t i = i0 + r % nq, h = hkv * p->G + g0 + r / nq;
         float l = L[r];
         u->store_row(O + r * ldo, l > 0.0f ? 1.0f / l : 0.0f, p->Dv,
-                     (char *)tp_at(p, &p->out, b, h, i, 0), p->dtype, p->out.sj);
+                     (char *)tp_atb(&p->out, bi, h, i, 0), p->dtype, p->out.sj);
         if (p->has_lse) {
             float lse = l > 0.0f ? (M[r] + log2f(l)) * TP_LN2 : -INFINITY;
-            memcpy((char *)tp_at(p, &p->lse, b, h, i, 0), &lse, 4);
+            memcpy((char *)tp_atb(&p->lse, bi, h, i, 0), &lse, 4);
         }
     }
 }
@@ -285,13 +288,26 @@ static void flash_task(void *arg, int64_t item, int tid)
     const flash_job *job = arg;
     const tp_attn_problem *p = job->p;
     const flash_geom *g = &job->g;
-    /* query blocks innermost, last first: the blocks of one head run back to back
-     * (its keys and values stay in cache), the longest causal blocks first */
-    const int64_t qb = g->nqb - 1 - item % g->nqb;
-    int64_t rest = item / g->nqb;
-    const int64_t hg = rest % g->nhg;
-    rest /= g->nhg;
-    const int64_t hkv = rest % p->Hkv, b = rest / p->Hkv;
+    int64_t qb, hg, hkv, b, rest = item;
+    if (job->batch_inner) {
+        /* batch entries innermost: consecutive items read the same tiles of a bias that
+         * is shared by the batch (the pair bias of N rows) while it is in cache */
+        b = rest % p->nbatch;
+        rest /= p->nbatch;
+        qb = g->nqb - 1 - rest % g->nqb;
+        rest /= g->nqb;
+        hg = rest % g->nhg;
+        hkv = rest / g->nhg;
+    } else {
+        /* query blocks innermost, last first: the blocks of one head run back to back
+         * (its keys and values stay in cache), the longest causal blocks first */
+        qb = g->nqb - 1 - rest % g->nqb;
+        rest /= g->nqb;
+        hg = rest % g->nhg;
+        rest /= g->nhg;
+        hkv = rest % p->Hkv;
+        b = rest / p->Hkv;
+    }
     flash_block(job, job->ws + (size_t)tid * g->per_thread, b, hkv, hg * g->gb, qb * g->bq);
 }
 
@@ -302,6 +318,7 @@ void tp_flash_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_
     job.u = u;
     job.p = p;
     job.ws = ws;
+    job.batch_inner = tp_attn_shared_bias(p);
     if (!geom_init(u, p, &job.g)) return; /* cannot happen: workspace() checked it */
     int64_t items = job.g.nqb * p->nbatch * p->Hkv * job.g.nhg;
     tp_pool_run(pool, nthreads, items, flash_task, &job);

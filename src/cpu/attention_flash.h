@@ -103,6 +103,8 @@ typedef struct tp_flash_ukr {
     void (*softmax)(const tp_softmax_args *a);
     void (*pv)(const tp_pv_args *a);
     void (*bwd_ds)(const tp_bwd_ds_args *a);
+    /* dst[c] += src[c], c < n (bias gradients) */
+    void (*acc_row)(float *dst, const float *src, int64_t n);
     /* dst[c*sd] = o[c] * inv converted to dt (round to nearest even), c < n. */
     void (*store_row)(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt,
                       int64_t sd);

@@ -123,10 +123,10 @@ typedef struct bwd_job {
     int64_t extent[4];
 } bwd_job;
 
-static float lse2_of(const tp_attn_problem *p, int64_t b, int64_t h, int64_t i)
+static float lse2_of(const tp_attn_problem *p, const int64_t *bi, int64_t h, int64_t i)
 {
     float l;
-    memcpy(&l, tp_at(p, &p->lse_in, b, h, i, 0), 4);
+    memcpy(&l, tp_atb(&p->lse_in, bi, h, i, 0), 4);
     return l == -INFINITY ? INFINITY : l * TP_LOG2E; /* +inf: P = 0 in a fully masked row */
 }
 
@@ -137,14 +137,16 @@ static void delta_task(void *arg, int64_t item, int tid)
     const bwd_job *job = arg;
     const tp_attn_problem *p = job->p;
     const int64_t b = item / p->Hq, h = item % p->Hq, R = job->g.R;
+    int64_t bi[3];
+    tp_batch_idx(p, b, bi);
     float *a = (float *)(job->ws + (size_t)tid * job->g.per_thread); /* [R][Dv] x 2 */
     float *c = a + R * p->Dv;
     float *dst = job->delta + (b * p->Hq + h) * p->Sq;
     for (int64_t i0 = 0; i0 < p->Sq; i0 += R) {
         int64_t n = TP_MIN(R, p->Sq - i0);
-        job->u->pack_rows(tp_at(p, &p->dout, b, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, n,
+        job->u->pack_rows(tp_atb(&p->dout, bi, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, n,
                           p->Dv, 1.0f, a, p->Dv);
-        job->u->pack_rows(tp_at(p, &p->out, b, h, i0, 0), p->dtype, p->out.si, p->out.sj, n,
+        job->u->pack_rows(tp_atb(&p->out, bi, h, i0, 0), p->dtype, p->out.si, p->out.sj, n,
                           p->Dv, 1.0f, c, p->Dv);
         for (int64_t r = 0; r < n; r++) {
             float s = 0.0f;
@@ -154,22 +156,21 @@ static void delta_task(void *arg, int64_t item, int tid)
     }
 }
 
-/* dst[c * stride] += src[c] (stride 1: a loop the compiler vectorises) */
-static void add_row(float *dst, int64_t stride, const float *src, int64_t n)
+/* dst[c * stride] += src[c] */
+static void add_row(const tp_flash_ukr *u, float *dst, int64_t stride, const float *src, int64_t n)
 {
-    if (stride == 1)
-        for (int64_t c = 0; c < n; c++) dst[c] += src[c];
+    if (stride == 1) u->acc_row(dst, src, n);
     else
         for (int64_t c = 0; c < n; c++) dst[c * stride] += src[c];
 }
 
 /* out[r][c] (c < n) = scale * acc[r][c], converted to the dtype of the operand */
 static void store_rows(const tp_flash_ukr *u, const tp_attn_problem *p, const tp_operand *o,
-                       int64_t b, int64_t h, int64_t r0, int64_t rows, const float *acc,
+                       const int64_t *bi, int64_t h, int64_t r0, int64_t rows, const float *acc,
                        int64_t ld, int64_t n, float scale)
 {
     for (int64_t r = 0; r < rows; r++)
-        u->store_row(acc + r * ld, scale, n, (char *)tp_at(p, o, b, h, r0 + r, 0), o->dtype, o->sj);
+        u->store_row(acc + r * ld, scale, n, (char *)tp_atb(o, bi, h, r0 + r, 0), o->dtype, o->sj);
 }
 
 /* ---- phase 1: dk, dv ---------------------------------------------------------------- */
@@ -198,6 +199,8 @@ static void dkdv_task(void *arg, int64_t item, int tid)
     unsigned char *ACT = (unsigned char *)(ws + g->s_act);
 
     const int64_t kl = tp_key_len(p, b), off = kl - p->Sq;
+    int64_t bi[3];
+    tp_batch_idx(p, b, bi);
     /* visible queries of each key row: i' - wl <= j <= i' + wr, i' = i + off */
     int64_t qmin = INT64_MAX, qmax = 0;
     for (int64_t r = 0; r < rows_pad; r++) {
@@ -217,8 +220,8 @@ static void dkdv_task(void *arg, int64_t item, int tid)
         }
     }
     const float ks = p->scale * TP_LOG2E;
-    u->pack_rows(tp_at(p, &p->k, b, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nkr, D, ks, KS, D);
-    u->pack_rows(tp_at(p, &p->v, b, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nkr, Dv, 1.0f, VR, Dv);
+    u->pack_rows(tp_atb(&p->k, bi, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nkr, D, ks, KS, D);
+    u->pack_rows(tp_atb(&p->v, bi, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nkr, Dv, 1.0f, VR, Dv);
     memset(KS + nkr * D, 0, (size_t)((rows_pad - nkr) * D) * sizeof(float));
     memset(VR + nkr * Dv, 0, (size_t)((rows_pad - nkr) * Dv) * sizeof(float));
     memset(DK, 0, (size_t)(rows_pad * g->ldd) * sizeof(float));
@@ -242,16 +245,16 @@ static void dkdv_task(void *arg, int64_t item, int tid)
             if (!any) continue;
             const int64_t ncols = (nq + u->vw - 1) / u->vw * u->vw;
             for (int64_t c = 0; c < ncols; c++) {
-                CL[c] = c < nq ? lse2_of(p, b, h, i0 + c) : INFINITY;
+                CL[c] = c < nq ? lse2_of(p, bi, h, i0 + c) : INFINITY;
                 CD[c] = c < nq ? dl[i0 + c] : 0.0f;
             }
             for (int64_t s0 = 0; s0 < nq; s0 += bc) {
                 const int64_t is = i0 + s0, ns = TP_MIN(bc, nq - s0);
-                u->pack_kt(tp_at(p, &p->q, b, h, is, 0), p->dtype, p->q.si, p->q.sj, ns, D, QT);
-                u->pack_kt(tp_at(p, &p->dout, b, h, is, 0), p->dtype, p->dout.si, p->dout.sj, ns, Dv, DOT);
+                u->pack_kt(tp_atb(&p->q, bi, h, is, 0), p->dtype, p->q.si, p->q.sj, ns, D, QT);
+                u->pack_kt(tp_atb(&p->dout, bi, h, is, 0), p->dtype, p->dout.si, p->dout.sj, ns, Dv, DOT);
                 for (int x = 0; x < p->nbias; x++) { /* bias^T [keys][bc] */
                     const tp_operand *bo = &p->bias[x];
-                    u->pack_kt(tp_at(p, bo, b, h, is, j0), bo->dtype, bo->si, bo->sj, ns, nkr,
+                    u->pack_kt(tp_atb(bo, bi, h, is, j0), bo->dtype, bo->si, bo->sj, ns, nkr,
                                BT + x * g->R * bc);
                 }
                 for (int64_t mb = 0; mb < nmb; mb++) {
@@ -324,9 +327,9 @@ static void dkdv_task(void *arg, int64_t item, int tid)
                 e.col_delta = CD;
                 u->bwd_ds(&e);
             }
-            u->pack_rows(tp_at(p, &p->dout, b, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, nq, Dv,
+            u->pack_rows(tp_atb(&p->dout, bi, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, nq, Dv,
                          1.0f, DOR, g->lddv);
-            u->pack_rows(tp_at(p, &p->q, b, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, D, 1.0f, QR,
+            u->pack_rows(tp_atb(&p->q, bi, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, D, 1.0f, QR,
                          g->ldd);
             for (int64_t mb = 0; mb < nmb;) {
                 if (!ACT[mb]) {
@@ -358,8 +361,8 @@ static void dkdv_task(void *arg, int64_t item, int tid)
             }
         }
     }
-    store_rows(u, p, &p->dk, b, hkv, j0, nkr, DK, g->ldd, D, p->scale);
-    store_rows(u, p, &p->dv, b, hkv, j0, nkr, DV, g->lddv, Dv, 1.0f);
+    store_rows(u, p, &p->dk, bi, hkv, j0, nkr, DK, g->ldd, D, p->scale);
+    store_rows(u, p, &p->dv, bi, hkv, j0, nkr, DV, g->lddv, Dv, 1.0f);
 }
 
 /* ---- phase 2: dq and bias gradients ------------------------------------------------ */
@@ -385,13 +388,15 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
     unsigned char *ACT = (unsigned char *)(ws + g->s_act);
 
     const int64_t kl = tp_key_len(p, b), off = kl - p->Sq;
+    int64_t bi[3];
+    tp_batch_idx(p, b, bi);
     const float slope2 = -tp_alibi_slope(p, b, h) * TP_LOG2E;
     const float *dl = job->delta + (b * p->Hq + h) * p->Sq;
     int64_t jlo = INT64_MAX, jhi = 0;
     for (int64_t r = 0; r < rows_pad; r++) {
         if (r < nq) {
             tp_row_range(p, kl, i0 + r, &LO[r], &HI[r]);
-            L2[r] = lse2_of(p, b, h, i0 + r);
+            L2[r] = lse2_of(p, bi, h, i0 + r);
             DL[r] = dl[i0 + r];
             if (LO[r] < HI[r]) {
                 jlo = TP_MIN(jlo, LO[r]);
@@ -408,12 +413,12 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
     for (int x = 0; x < p->nbias; x++) {
         if (!p->has_dbias[x] || !zero[x]) continue;
         for (int64_t r = 0; r < nq; r++) {
-            float *d = (float *)tp_at(p, &p->dbias[x], b, h, i0 + r, 0);
+            float *d = (float *)tp_atb(&p->dbias[x], bi, h, i0 + r, 0);
             for (int64_t j = 0; j < p->Sk; j++) d[j * p->dbias[x].sj] = 0.0f;
         }
     }
-    u->pack_rows(tp_at(p, &p->q, b, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, D, p->scale * TP_LOG2E, Q, D);
-    u->pack_rows(tp_at(p, &p->dout, b, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, nq, Dv, 1.0f, DO, Dv);
+    u->pack_rows(tp_atb(&p->q, bi, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, D, p->scale * TP_LOG2E, Q, D);
+    u->pack_rows(tp_atb(&p->dout, bi, h, i0, 0), p->dtype, p->dout.si, p->dout.sj, nq, Dv, 1.0f, DO, Dv);
     memset(Q + nq * D, 0, (size_t)((rows_pad - nq) * D) * sizeof(float));
     memset(DO + nq * Dv, 0, (size_t)((rows_pad - nq) * Dv) * sizeof(float));
     memset(DQ, 0, (size_t)(rows_pad * g->ldd) * sizeof(float));
@@ -431,8 +436,8 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
         if (!any) continue;
         for (int64_t s0 = 0; s0 < nk; s0 += bc) {
             const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
-            u->pack_kt(tp_at(p, &p->k, b, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns, D, KT);
-            u->pack_kt(tp_at(p, &p->v, b, hkv, js, 0), p->dtype, p->v.si, p->v.sj, ns, Dv, VT);
+            u->pack_kt(tp_atb(&p->k, bi, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns, D, KT);
+            u->pack_kt(tp_atb(&p->v, bi, hkv, js, 0), p->dtype, p->v.si, p->v.sj, ns, Dv, VT);
             for (int64_t mb = 0; mb < nmb; mb++) {
                 if (!ACT[mb]) continue;
                 const int64_t r0 = mb * mr;
@@ -468,13 +473,13 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
                 for (int x = 0; x < p->nbias; x++) {
                     const tp_operand *bo = &p->bias[x];
                     if (bo->dtype == TPRIM_F32 && bo->sj == 1) {
-                        a.bias[x] = (const float *)tp_at(p, bo, b, h, i0 + r0, js);
+                        a.bias[x] = (const float *)tp_atb(bo, bi, h, i0 + r0, js);
                         a.bias_ld[x] = bo->si;
                     } else {
                         float *dst = BB + x * mr * bc;
                         for (int64_t r = r0; r <= rlast; r++)
                             if (HIT[r - r0] > 0)
-                                u->pack_rows(tp_at(p, bo, b, h, i0 + r, js), bo->dtype, 0, bo->sj, 1,
+                                u->pack_rows(tp_atb(bo, bi, h, i0 + r, js), bo->dtype, 0, bo->sj, 1,
                                              ns, 1.0f, dst + (r - r0) * bc, bc);
                         a.bias[x] = dst;
                         a.bias_ld[x] = bc;
@@ -518,11 +523,11 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
             for (int x = 0; x < p->nbias; x++) {
                 if (!p->has_dbias[x]) continue;
                 for (int64_t r = mb * mr; r < TP_MIN((mb + 1) * mr, nq); r++)
-                    add_row((float *)tp_at(p, &p->dbias[x], b, h, i0 + r, j0), p->dbias[x].sj,
+                    add_row(u, (float *)tp_atb(&p->dbias[x], bi, h, i0 + r, j0), p->dbias[x].sj,
                             DP + r * bk, nk);
             }
         }
-        u->pack_rows(tp_at(p, &p->k, b, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nk, D, 1.0f, KB, g->ldd);
+        u->pack_rows(tp_atb(&p->k, bi, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nk, D, 1.0f, KB, g->ldd);
         for (int64_t mb = 0; mb < nmb;) {
             if (!ACT[mb]) {
                 mb++;
@@ -545,7 +550,7 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
             mb = me;
         }
     }
-    store_rows(u, p, &p->dq, b, h, i0, nq, DQ, g->ldd, D, p->scale);
+    store_rows(u, p, &p->dq, bi, h, i0, nq, DQ, g->ldd, D, p->scale);
 }
 
 static void dq_task(void *arg, int64_t item, int tid)

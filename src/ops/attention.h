@@ -83,6 +83,24 @@ static inline const char *tp_at(const tp_attn_problem *p, const tp_operand *o, i
     return o->data + off * (int64_t)tprim_dtype_size(o->dtype);
 }
 
+/* The batch indices (b0, b1, b2) of flat batch b: kernels compute them once per work
+ * item and address with tp_atb, which has no division. */
+static inline void tp_batch_idx(const tp_attn_problem *p, int64_t b, int64_t bi[3])
+{
+    bi[2] = b % p->bdim[2];
+    b /= p->bdim[2];
+    bi[1] = b % p->bdim[1];
+    bi[0] = b / p->bdim[1];
+}
+
+static inline const char *tp_atb(const tp_operand *o, const int64_t bi[3], int64_t h, int64_t i,
+                                 int64_t j)
+{
+    int64_t off = bi[0] * o->sb[0] + bi[1] * o->sb[1] + bi[2] * o->sb[2] + h * o->sh + i * o->si +
+                  j * o->sj;
+    return o->data + off * (int64_t)tprim_dtype_size(o->dtype);
+}
+
 /* Key length of batch b (Sk when no key_lens were given). */
 static inline int64_t tp_key_len(const tp_attn_problem *p, int64_t b)
 {
@@ -107,6 +125,20 @@ static inline void tp_row_range(const tp_attn_problem *p, int64_t kl, int64_t i,
     int64_t h = p->wr >= TP_UNBOUNDED ? kl : ia + p->wr + 1;
     *lo = l < 0 ? 0 : l;
     *hi = h > kl ? kl : h;
+}
+
+/* 1 if a bias varies over queries and keys but is shared by several batch entries (the
+ * OpenFold pair bias [B, 1, H, L, L] over N): kernels then schedule batch entries
+ * innermost so that each bias tile comes from memory once for the group. */
+static inline int tp_attn_shared_bias(const tp_attn_problem *p)
+{
+    for (int x = 0; x < p->nbias; x++) {
+        const tp_operand *o = &p->bias[x];
+        if (o->si == 0 || o->sj == 0) continue;
+        for (int d = 0; d < 3; d++)
+            if (o->sb[d] == 0 && p->bdim[d] > 1) return 1;
+    }
+    return 0;
 }
 
 /* ALiBi slope of (b, h), 0 when none. */

@@ -516,6 +516,13 @@ static void bwd_ds(const tp_bwd_ds_args *a)
     }
 }
 
+static void acc_row(float *dst, const float *src, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 4 <= n; c += 4) vst1q_f32(dst + c, vaddq_f32(vld1q_f32(dst + c), vld1q_f32(src + c)));
+    for (; c < n; c++) dst[c] += src[c];
+}
+
 static const tp_flash_ukr neon_ukr = {
     .mr = MR,
     .bc = BC,
@@ -528,6 +535,7 @@ static const tp_flash_ukr neon_ukr = {
     .softmax = softmax,
     .pv = pv,
     .bwd_ds = bwd_ds,
+    .acc_row = acc_row,
     .store_row = store_row,
 };
 

@@ -313,6 +313,14 @@ static void bwd_ds(const tp_bwd_ds_args *a)
     }
 }
 
+static void acc_row(float *dst, const float *src, int64_t n)
+{
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8)
+        _mm256_storeu_ps(dst + c, _mm256_add_ps(_mm256_loadu_ps(dst + c), _mm256_loadu_ps(src + c)));
+    for (; c < n; c++) dst[c] += src[c];
+}
+
 static inline __m128i bf16_round8(__m256 x)
 {
     __m256i u = _mm256_castps_si256(x);
@@ -364,6 +372,7 @@ static const tp_flash_ukr avx2_ukr = {
     .softmax = softmax,
     .pv = pv,
     .bwd_ds = bwd_ds,
+    .acc_row = acc_row,
     .store_row = store_row,
 };
 

@@ -364,6 +364,15 @@ static void bwd_ds(const tp_bwd_ds_args *a)
     }
 }
 
+static void acc_row(float *dst, const float *src, int64_t n)
+{
+    for (int64_t c = 0; c < n; c += 16) {
+        __mmask16 k = tail_mask(n - c);
+        _mm512_mask_storeu_ps(dst + c, k, _mm512_add_ps(_mm512_maskz_loadu_ps(k, dst + c),
+                                                        _mm512_maskz_loadu_ps(k, src + c)));
+    }
+}
+
 /* ---- output ---------------------------------------------------------------------- */
 
 static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt, int64_t sd)
@@ -402,6 +411,7 @@ static const tp_flash_ukr avx512_ukr = {
     .softmax = softmax,
     .pv = pv,
     .bwd_ds = bwd_ds,
+    .acc_row = acc_row,
     .store_row = store_row,
 };
 

@@ -96,12 +96,13 @@ typedef enum tprim_dtype {
     TPRIM_F16 = 2,  /* IEEE binary16 */
     TPRIM_F64 = 3,  /* IEEE binary64 (used by a few arguments only) */
     TPRIM_I32 = 4,  /* int32_t (indices, lengths) */
-    TPRIM_I64 = 5   /* int64_t (indices, lengths) */
+    TPRIM_I64 = 5,  /* int64_t (indices, lengths) */
+    TPRIM_BOOL = 6  /* one byte: 0 is false, anything else true (masks) */
 } tprim_dtype;
 
 /* Size of one element in bytes (0 for an unknown dtype). */
 TPRIM_API size_t tprim_dtype_size(tprim_dtype dt);
-/* "f32", "bf16", "f16", "f64", "i32", "i64"; "?" for an unknown dtype. */
+/* "f32", "bf16", "f16", "f64", "i32", "i64", "bool"; "?" for an unknown dtype. */
 TPRIM_API const char *tprim_dtype_name(tprim_dtype dt);
 
 /* Where a tensor's memory lives. Values are pinned. */
@@ -335,6 +336,11 @@ typedef struct tprim_attn_params {
      * dtype f32 or the dtype of q. The OpenFold pair: mask bias [B, N, 1, 1, Sk] and
      * pair bias [B, 1, Hq, Sq, Sk]. A bias of -inf masks a key. */
     const tprim_tensor *bias[2];
+    /* Boolean key mask, TPRIM_BOOL, broadcastable to [batch..., Sk]: keys whose entry is
+     * 0 are hidden from every query of that batch entry (like a -inf bias, the OpenFold
+     * msa/pair mask). Unlike a bias it is not read per query: tiles whose keys are all
+     * hidden are skipped, so padding costs no arithmetic. */
+    const tprim_tensor *key_mask;
     /* Per-batch key lengths, i32 or i64, shape [batch...] (all batch dims of q, or a
      * rank-1 tensor of their product). Keys j >= key_lens[b] are masked. Each value
      * must lie in 0..Sk. */
@@ -349,7 +355,7 @@ typedef struct tprim_attn_params {
  * with Sq*Sk):
  *
  *   logit[b,h,i,j] = cap(scale * q[b,h,i,:] . k[b,h/G,j,:]) + bias0 + bias1 + alibi
- *   logit = -inf where a mask (causal, window, key_lens) hides key j from query i
+ *   logit = -inf where a mask (causal, window, key_lens, key_mask) hides key j from query i
  *   out[b,h,i,:]   = sum_j softmax_j(logit[b,h,i,:]) * v[b,h/G,j,:]
  *
  * Shapes (all of q, k, v, out share the same batch dims, 0 to 3 of them):
@@ -371,7 +377,7 @@ typedef struct tprim_attn_params {
  *   TPRIM_ERR_SHAPE             ranks, batch dims, heads, Sq/Sk/D/Dv disagree; Hq not a
  *                               multiple of Hkv; bias/alibi/key_lens/lse not of the
  *                               documented shapes or not broadcastable
- *   TPRIM_ERR_DTYPE             mixed or unsupported dtypes
+ *   TPRIM_ERR_DTYPE             mixed or unsupported dtypes (key_mask not bool)
  *   TPRIM_ERR_INVALID_ARGUMENT  scale/softcap not finite, softcap < 0, window < 0,
  *                               key_lens value outside 0..Sk
  *   TPRIM_ERR_OVERFLOW          a tensor's byte extent overflows

@@ -21,11 +21,11 @@ void attn_case_str(const attn_case *c, char *buf, size_t n)
 {
     snprintf(buf, n,
              "%s nbd=%d Hq=%lld Hkv=%lld Sq=%lld Sk=%lld D=%lld Dv=%lld layout=%d causal=%d "
-             "win=%d(%lld,%lld) cap=%g scale=%g alibi=%d bias=%d,%d klen=%d lse=%d",
+             "win=%d(%lld,%lld) cap=%g scale=%g alibi=%d bias=%d,%d klen=%d kmask=%d lse=%d",
              tprim_dtype_name(c->dt), c->nbd, (long long)c->Hq, (long long)c->Hkv,
              (long long)c->Sq, (long long)c->Sk, (long long)c->D, (long long)c->Dv, c->layout,
              c->causal, c->use_window, (long long)c->wl, (long long)c->wr, (double)c->softcap,
-             (double)c->scale, c->alibi, c->bias[0], c->bias[1], c->klen, c->lse);
+             (double)c->scale, c->alibi, c->bias[0], c->bias[1], c->klen, c->kmask, c->lse);
 }
 
 /* shape [batch..., H, S, F] with a memory order for the layout */
@@ -105,8 +105,8 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
 }
 
 typedef struct attn_tensors {
-    gtensor q, k, v, o, b[2], al, kl, ls;
-    int used; /* bit 0/1: bias 0/1, 2: alibi, 3: key_lens, 4: lse */
+    gtensor q, k, v, o, b[2], al, kl, ls, km;
+    int used; /* bit 0/1: bias 0/1, 2: alibi, 3: key_lens, 4: lse, 5: key_mask */
     int64_t nbatch;
     tprim_attn_params pa;
 } attn_tensors;
@@ -171,6 +171,23 @@ static void build_inputs(const attn_case *c, rng *R, attn_tensors *T, int want_l
         pa->key_lens = &T->kl.t;
         T->used |= 8;
     }
+    if (c->kmask) {
+        int64_t shape[TPRIM_MAX_RANK];
+        for (int d = 0; d < c->nbd; d++) shape[d] = c->kmask == 3 ? 1 : c->bd[d];
+        shape[c->nbd] = c->Sk;
+        gt_make(&T->km, TPRIM_BOOL, c->nbd + 1, shape, NULL, c->layout == LAYOUT_PADDED ? 5 : 0);
+        int64_t rows = gt_numel(&T->km) / (c->Sk > 0 ? c->Sk : 1);
+        for (int64_t r = 0; r < rows; r++) {
+            /* mode 2: keys [0, len) visible, the rest padding; row 1 sees no key at all */
+            int64_t len = c->Sk - (int64_t)(rng_u64(R) % 3) * c->Sk / 4 - r % 2;
+            for (int64_t j = 0; j < c->Sk; j++) {
+                int on = c->kmask == 2 ? (r != 1 && j < len) : (rng_u64(R) % 4) != 0;
+                gt_set(&T->km, r * c->Sk + j, on);
+            }
+        }
+        pa->key_mask = &T->km.t;
+        T->used |= 32;
+    }
     if (want_lse) {
         int64_t shape[TPRIM_MAX_RANK];
         for (int d = 0; d < c->nbd; d++) shape[d] = c->bd[d];
@@ -193,6 +210,7 @@ static void free_inputs(attn_tensors *T)
     if (T->used & 4) gt_free(&T->al);
     if (T->used & 8) gt_free(&T->kl);
     if (T->used & 16) gt_free(&T->ls);
+    if (T->used & 32) gt_free(&T->km);
 }
 
 double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,

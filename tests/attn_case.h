@@ -30,6 +30,8 @@ typedef struct attn_case {
     int alibi;         /* 0 none, 1 [Hq], 2 [batch..., Hq] */
     int bias[2];       /* BIAS_* */
     int klen;          /* 0 none, 1 [batch...] i32, 2 flat i64, 3 with zeros */
+    int kmask;         /* 0 none, 1 random [batch..., Sk], 2 trailing padding (one entry all
+                        * hidden), 3 shared [1..., Sk] */
     int lse;
 } attn_case;
 

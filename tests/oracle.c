@@ -20,6 +20,7 @@ static double elem(const tprim_tensor *t, const int64_t *idx)
     case TPRIM_F16: { uint16_t h; memcpy(&h, p, 2); return t_f16_to_double(h); }
     case TPRIM_I32: { int32_t v; memcpy(&v, p, 4); return v; }
     case TPRIM_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    case TPRIM_BOOL: return *(const unsigned char *)p != 0;
     }
     return NAN;
 }
@@ -74,6 +75,12 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < Sk; j++) {
                     int vis = j < kl;
+                    if (pa->key_mask) {
+                        int64_t kidx[TPRIM_MAX_RANK];
+                        memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+                        kidx[nbd] = j;
+                        if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
+                    }
                     if (pa->causal && j > ia) vis = 0;
                     if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) vis = 0;
                     if (!vis) {
@@ -179,6 +186,12 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                 for (int64_t j = 0; j < Sk; j++) {
                     int vis = j < kl && !(pa->causal && j > ia) &&
                               !(pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right));
+                    if (pa->key_mask) {
+                        int64_t kidx[TPRIM_MAX_RANK];
+                        memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+                        kidx[nbd] = j;
+                        if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
+                    }
                     logit[j] = -INFINITY;
                     capd[j] = 1;
                     if (!vis) continue;

@@ -83,6 +83,11 @@ static int build_cases(attn_case *cs, int cap)
         c = base_case(); c.klen = 2; c.causal = 1; ADD(c);
         c = base_case(); c.klen = 3; c.lse = 1; ADD(c);
         c = base_case(); c.lse = 1; ADD(c);
+        c = base_case(); c.kmask = 1; c.lse = 1; ADD(c);
+        c = base_case(); c.kmask = 2; c.lse = 1; c.Sk = 300; ADD(c);
+        c = base_case(); c.kmask = 3; c.causal = 1; ADD(c);
+        c = base_case(); c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; c.Sk = 200;
+        c.kmask = 2; c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.lse = 1; ADD(c);
     }
     /* D. heads and batch dims */
     {
@@ -118,6 +123,7 @@ static int build_cases(attn_case *cs, int cap)
         c.bias[0] = BIAS_MASK;
         c.bias[1] = BIAS_FULL;
         c.klen = 1;
+        c.kmask = 1;
         c.lse = 1;
         ADD(c);
     }

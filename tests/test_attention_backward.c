@@ -55,6 +55,9 @@ static int build_cases(attn_case *cs, int cap)
         c = bcase(); c.scale = 0.7f; ADD(c);
         c = bcase(); c.softcap = 3.0f; ADD(c);
         c = bcase(); c.klen = 3; ADD(c);
+        c = bcase(); c.kmask = 1; ADD(c);
+        c = bcase(); c.kmask = 2; c.Sk = 260; c.causal = 1; ADD(c);
+        c = bcase(); c.kmask = 3; c.bias[0] = BIAS_PAIR; ADD(c);
         for (int b = 1; b < BIAS_COUNT_; b++) {
             c = bcase();
             c.bias[0] = b;
@@ -135,7 +138,7 @@ static void check_determinism(tprim_ctx *ctx, const char *name)
 {
     attn_case c = bcase();
     c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; c.Sq = c.Sk = 230; c.D = c.Dv = 32;
-    c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.causal = 1;
+    c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.causal = 1; c.kmask = 2;
     char label[64];
     snprintf(label, sizeof label, "backward determinism[%s]", name);
     unsigned char *ref = NULL;

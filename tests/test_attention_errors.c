@@ -251,6 +251,22 @@ void suite_attention_errors(void)
         expect(ctx, &f, &q, &k, &v, &o, &pa, TPRIM_ERR_DTYPE, "alibi_slopes is f16", "alibi dtype");
     }
 
+    /* key mask */
+    {
+        int64_t sh[2] = {2, 12};
+        unsigned char mb[24] = {1};
+        tprim_tensor m;
+        tprim_tensor_init(&m, mb, TPRIM_BOOL, 2, sh, NULL);
+        tprim_tensor m2 = m;
+        m2.dtype = TPRIM_I32;
+        pa = pa0; pa.key_mask = &m2;
+        expect(ctx, &f, &q, &k, &v, &o, &pa, TPRIM_ERR_DTYPE, "key_mask is i32", "key_mask dtype");
+        m2 = m;
+        m2.shape[1] = 5;
+        pa.key_mask = &m2;
+        expect(ctx, &f, &q, &k, &v, &o, &pa, TPRIM_ERR_SHAPE, "key_mask dim 1 is 5", "key_mask shape");
+    }
+
     /* a pinned kernel that cannot run here */
     {
         int nk = tprim_kernel_count(TPRIM_OP_ATTENTION);

@@ -175,6 +175,7 @@ double gt_get(const gtensor *g, int64_t flat)
     case TPRIM_F16: { uint16_t h; memcpy(&h, p, 2); return t_f16_to_double(h); }
     case TPRIM_I32: { int32_t v; memcpy(&v, p, 4); return v; }
     case TPRIM_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+    case TPRIM_BOOL: return *(const unsigned char *)p;
     }
     return 0;
 }
@@ -189,6 +190,7 @@ void gt_set(gtensor *g, int64_t flat, double x)
     case TPRIM_F16: { uint16_t h = t_double_to_f16(x); memcpy(p, &h, 2); break; }
     case TPRIM_I32: { int32_t v = (int32_t)x; memcpy(p, &v, 4); break; }
     case TPRIM_I64: { int64_t v = (int64_t)x; memcpy(p, &v, 8); break; }
+    case TPRIM_BOOL: *(unsigned char *)p = x != 0 ? (unsigned char)(1 + ((int64_t)x & 3)) : 0; break;
     }
 }
 

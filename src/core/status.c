@@ -35,6 +35,7 @@ size_t tprim_dtype_size(tprim_dtype dt)
     case TPRIM_F64: return 8;
     case TPRIM_I32: return 4;
     case TPRIM_I64: return 8;
+    case TPRIM_BOOL: return 1;
     default: return 0;
     }
 }
@@ -48,6 +49,7 @@ const char *tprim_dtype_name(tprim_dtype dt)
     case TPRIM_F64: return "f64";
     case TPRIM_I32: return "i32";
     case TPRIM_I64: return "i64";
+    case TPRIM_BOOL: return "bool";
     default: return "?";
     }
 }

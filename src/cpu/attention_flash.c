@@ -147,6 +147,8 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
 
     for (int64_t j0 = jlo < jhi ? jlo / bk * bk : jhi; j0 < jhi; j0 += bk) {
         const int64_t nk = TP_MIN(bk, p->Sk - j0);
+        uint64_t kbits[8];
+        if (p->has_kmask && !tp_kmask_bits(p, bi, j0, nk, kbits)) continue; /* all hidden */
         int any = 0;
         for (int64_t mb = 0; mb < nmb; mb++) {
             int vis = 0;
@@ -160,6 +162,9 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
         /* 1. scores, one sub-tile of bc keys at a time */
         for (int64_t s0 = 0; s0 < nk; s0 += bc) {
             const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
+            const uint64_t sbits = p->has_kmask ? tp_kmask_slice(kbits, s0, ns) : 0;
+            const int khide = p->has_kmask && sbits != (ns >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ns) - 1);
+            const int kall = p->has_kmask && sbits == 0; /* every key of the sub-tile hidden */
             int packed = 0;
             for (int64_t mb = 0; mb < nmb; mb++) {
                 if (!ACT[mb]) continue;
@@ -174,7 +179,7 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
                     LOT[r] = (int32_t)lo;
                     HIT[r] = (int32_t)hi;
                 }
-                if (!vis) { /* the block is active in the tile but sees nothing here */
+                if (!vis || kall) { /* the block is active in the tile but sees nothing here */
                     for (int64_t r = 0; r < mr; r++)
                         for (int64_t c = 0; c < bc; c++) srow[r * bk + c] = -INFINITY;
                     continue;
@@ -227,6 +232,7 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
                     a.alibi_d = ALD;
                 }
                 u->qk(&a);
+                if (khide) tp_kmask_apply(srow, bk, mr, sbits, ns);
             }
         }
 

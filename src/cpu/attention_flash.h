@@ -110,6 +110,38 @@ typedef struct tp_flash_ukr {
                       int64_t sd);
 } tp_flash_ukr;
 
+/* The boolean key mask of keys [j0, j0 + n), n <= 512, as bits (bit c of w[c / 64]);
+ * returns whether any key is visible. Without a key mask every bit is set. */
+static inline int tp_kmask_bits(const tp_attn_problem *p, const int64_t bi[3], int64_t j0, int64_t n,
+                                uint64_t w[8])
+{
+    int any = 0;
+    for (int i = 0; i < 8; i++) w[i] = 0;
+    for (int64_t c = 0; c < n; c++)
+        if (tp_key_visible(p, bi, j0 + c)) {
+            w[c >> 6] |= (uint64_t)1 << (c & 63);
+            any = 1;
+        }
+    return any;
+}
+
+/* Bits c0 .. c0 + n - 1 (n <= 64, c0 a multiple of n's block) of a tp_kmask_bits set. */
+static inline uint64_t tp_kmask_slice(const uint64_t w[8], int64_t c0, int64_t n)
+{
+    uint64_t v = w[c0 >> 6] >> (c0 & 63);
+    if ((c0 & 63) + n > 64) v |= w[(c0 >> 6) + 1] << (64 - (c0 & 63));
+    return n >= 64 ? v : v & (((uint64_t)1 << n) - 1);
+}
+
+/* After a qk call: -inf in the columns (c < n) of an mr-row score block whose key the
+ * key mask hides. */
+static inline void tp_kmask_apply(float *s, int64_t lds, int64_t mr, uint64_t bits, int64_t n)
+{
+    for (int64_t c = 0; c < n; c++)
+        if (!((bits >> c) & 1))
+            for (int64_t r = 0; r < mr; r++) s[r * lds + c] = -__builtin_inff();
+}
+
 /* The generic drivers: tp_kernel callbacks parameterised by kernel->impl (a ukr). */
 size_t tp_flash_workspace(const tp_flash_ukr *u, const tp_attn_problem *p, int nthreads, int *ok);
 void tp_flash_run(const tp_flash_ukr *u, const tp_attn_problem *p, void *ws, tp_pool *pool,

@@ -205,7 +205,7 @@ static void dkdv_task(void *arg, int64_t item, int tid)
     int64_t qmin = INT64_MAX, qmax = 0;
     for (int64_t r = 0; r < rows_pad; r++) {
         int64_t j = j0 + r, lo = 0, hi = 0;
-        if (r < nkr && j < kl) {
+        if (r < nkr && j < kl && tp_key_visible(p, bi, j)) {
             lo = p->wr >= TP_UNBOUNDED ? 0 : j - p->wr - off;
             hi = p->wl >= TP_UNBOUNDED ? p->Sq : j + p->wl - off + 1;
             lo = TP_MAX(lo, 0);
@@ -425,6 +425,8 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
 
     for (int64_t j0 = jlo < jhi ? jlo / bk * bk : jhi; j0 < jhi; j0 += bk) {
         const int64_t nk = TP_MIN(bk, p->Sk - j0);
+        uint64_t kbits[8];
+        if (p->has_kmask && !tp_kmask_bits(p, bi, j0, nk, kbits)) continue; /* all hidden */
         int any = 0;
         for (int64_t mb = 0; mb < nmb; mb++) {
             int vis = 0;
@@ -436,6 +438,9 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
         if (!any) continue;
         for (int64_t s0 = 0; s0 < nk; s0 += bc) {
             const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
+            const uint64_t sbits = p->has_kmask ? tp_kmask_slice(kbits, s0, ns) : 0;
+            const int khide = p->has_kmask && sbits != (ns >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ns) - 1);
+            const int kall = p->has_kmask && sbits == 0;
             u->pack_kt(tp_atb(&p->k, bi, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns, D, KT);
             u->pack_kt(tp_atb(&p->v, bi, hkv, js, 0), p->dtype, p->v.si, p->v.sj, ns, Dv, VT);
             for (int64_t mb = 0; mb < nmb; mb++) {
@@ -451,7 +456,7 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
                     HIT[r] = (int32_t)hi;
                 }
                 float *srow = S + r0 * bk + s0, *dprow = DP + r0 * bk + s0;
-                if (!vis) {
+                if (!vis || kall) {
                     for (int64_t r = 0; r < mr; r++)
                         for (int64_t c = 0; c < bc; c++) {
                             srow[r * bk + c] = -INFINITY;
@@ -496,6 +501,7 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
                 a.s = srow;
                 a.lds = bk;
                 u->qk(&a);
+                if (khide) tp_kmask_apply(srow, bk, mr, sbits, ns);
                 tp_qk_args d;
                 memset(&d, 0, sizeof d);
                 d.q = DO + r0 * Dv;

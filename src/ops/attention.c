@@ -252,6 +252,23 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
         tp_fill_operand(&p->alibi, a, nbd, str, 1);
         p->has_alibi = 1;
     }
+    if (pa->key_mask) {
+        const tprim_tensor *km = pa->key_mask;
+        TRY(tp_check_tensor(ctx, "key_mask", km));
+        if (km->dtype != TPRIM_BOOL)
+            return tp_fail(ctx, TPRIM_ERR_DTYPE, "key_mask is %s: it must be bool",
+                           tprim_dtype_name(km->dtype));
+        if (km->rank < 1)
+            return tp_fail(ctx, TPRIM_ERR_SHAPE, "key_mask has rank 0: it must be [batch..., Sk]");
+        int64_t kt[TPRIM_MAX_RANK];
+        for (int d = 0; d < nbd; d++) kt[d] = q->shape[d];
+        kt[nbd] = p->Sk;
+        TRY(tp_broadcast(ctx, "key_mask", km, nbd + 1, kt, str, 0));
+        tp_fill_operand(&p->kmask, km, nbd, str, 1);
+        p->kmask.sj = p->kmask.sh; /* the last dim is the key */
+        p->kmask.sh = 0;
+        p->has_kmask = 1;
+    }
     if (pa->key_lens) {
         const tprim_tensor *kl = pa->key_lens;
         TRY(tp_check_tensor(ctx, "key_lens", kl));

@@ -36,6 +36,8 @@ typedef struct tp_attn_problem {
     tp_operand alibi;  /* f32 [b, Hq] (si = sj = 0) */
     int32_t has_klen;
     tp_operand klen;   /* i32 / i64 [b] */
+    int32_t has_kmask;
+    tp_operand kmask;  /* bool [b, key] (sj = key stride; sh = si = 0) */
     int32_t has_lse;
     tp_operand lse;    /* f32 [b, Hq, Sq] (written; sj = 0) */
     float scale;       /* resolved: never 0 */
@@ -139,6 +141,12 @@ static inline int tp_attn_shared_bias(const tp_attn_problem *p)
             if (o->sb[d] == 0 && p->bdim[d] > 1) return 1;
     }
     return 0;
+}
+
+/* Whether key j of batch entry bi passes the boolean key mask (1 when there is none). */
+static inline int tp_key_visible(const tp_attn_problem *p, const int64_t bi[3], int64_t j)
+{
+    return !p->has_kmask || *tp_atb(&p->kmask, bi, 0, 0, j) != 0;
 }
 
 /* ALiBi slope of (b, h), 0 when none. */

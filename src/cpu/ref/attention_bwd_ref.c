@@ -55,6 +55,8 @@ static void bwd_ref_task(void *arg, int64_t item, int tid)
     }
     for (int64_t b = 0; b < p->nbatch; b++) {
         const int64_t kl = tp_key_len(p, b);
+        int64_t bi[3];
+        tp_batch_idx(p, b, bi);
         for (int64_t h = 0; h < p->Hq; h++) {
             const int64_t hk = h / p->G;
             const float slope = tp_alibi_slope(p, b, h);
@@ -75,6 +77,7 @@ static void bwd_ref_task(void *arg, int64_t item, int tid)
                     dqf[d] = 0.0f;
                 }
                 for (int64_t j = lo; j < hi && lse != -INFINITY; j++) {
+                    if (!tp_key_visible(p, bi, j)) continue;
                     float s = 0.0f;
                     for (int64_t d = 0; d < D; d++) s += qf[d] * ld(p, &p->k, b, hk, j, d);
                     s *= p->scale;

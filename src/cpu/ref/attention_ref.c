@@ -35,8 +35,9 @@ static void ref_row(const tp_attn_problem *p, int64_t b, int64_t h, int64_t i, f
     const int64_t kl = tp_key_len(p, b);
     const int64_t ia = i + (kl - p->Sq);
     const float slope = tp_alibi_slope(p, b, h);
-    int64_t lo, hi;
+    int64_t lo, hi, bi[3];
     tp_row_range(p, kl, i, &lo, &hi);
+    tp_batch_idx(p, b, bi);
 
     for (int64_t d = 0; d < p->D; d++)
         qf[d] = p->scale * tp_load_f32(tp_at(p, &p->q, b, h, i, d), p->dtype);
@@ -48,6 +49,10 @@ static void ref_row(const tp_attn_problem *p, int64_t b, int64_t h, int64_t i, f
         float bm = -INFINITY;
         for (int64_t t = 0; t < n; t++) {
             int64_t j = j0 + t;
+            if (!tp_key_visible(p, bi, j)) { /* hidden by the key mask */
+                s[t] = -INFINITY;
+                continue;
+            }
             float dot = 0.0f;
             for (int64_t d = 0; d < p->D; d++)
                 dot += qf[d] * tp_load_f32(tp_at(p, &p->k, b, hk, j, d), p->dtype);
@@ -64,6 +69,7 @@ static void ref_row(const tp_attn_problem *p, int64_t b, int64_t h, int64_t i, f
         l *= alpha;
         for (int64_t d = 0; d < p->Dv; d++) acc[d] *= alpha;
         for (int64_t t = 0; t < n; t++) {
+            if (s[t] == -INFINITY) continue; /* masked: no contribution */
             float e = expf(s[t] - m_new);
             l += e;
             for (int64_t d = 0; d < p->Dv; d++)

@@ -111,8 +111,8 @@ static const char *pct(double x, char *buf)
 
 static void print_table(const bench_run *b)
 {
-    printf("\n%-10s %-26s %-5s %-6s %10s %9s %7s %11s %8s %9s\n", "suite", "case", "dtype", "impl",
-           "ms", "GFLOP/s", "%peak", "naive ms", "speedup", "rel_err");
+    printf("\n%-10s %-26s %-9s %-5s %10s %9s %7s %11s %8s %9s %10s\n", "suite", "case", "op", "dtype",
+           "ms", "GFLOP/s", "%peak", "naive ms", "speedup", "rel_err", "extra MiB");
     for (int i = 0; i < b->nrec; i++) {
         const bench_record *r = &b->recs[i];
         if (strcmp(r->impl, "naive") == 0) continue; /* shown beside its tprim line */
@@ -125,8 +125,11 @@ static void print_table(const bench_run *b)
         snprintf(nb, sizeof nb, isnan(naive) ? "-" : "%.1f", naive);
         snprintf(sp, sizeof sp, isnan(r->speedup) ? "-" : "%.1fx", r->speedup);
         snprintf(er, sizeof er, isnan(r->rel_err) ? "-" : "%.1e", r->rel_err);
-        printf("%-10s %-26s %-5s %-6s %10.2f %9.1f %7s %11s %8s %9s\n", r->suite, r->name,
-               tprim_dtype_name(r->dtype), r->impl, r->ms, r->gflops, pct(r->peak_frac, p), nb, sp, er);
+        char mb[32];
+        snprintf(mb, sizeof mb, isnan(r->peak_extra_bytes) ? "-" : "%.1f", r->peak_extra_bytes / 1048576.0);
+        const char *op = strstr(r->op, "backward") ? "backward" : strcmp(r->op, "attention") == 0 ? "forward" : r->op;
+        printf("%-10s %-26s %-9s %-5s %10.2f %9.1f %7s %11s %8s %9s %10s\n", r->suite, r->name, op,
+               tprim_dtype_name(r->dtype), r->ms, r->gflops, pct(r->peak_frac, p), nb, sp, er, mb);
     }
     printf("peak %.1f GFLOP/s (%s probe), memory %.1f GB/s, %d threads, %s\n",
            b->machine->peak.gflops, b->machine->peak.isa, b->machine->bw.gbps, b->threads,
@@ -182,6 +185,7 @@ static const struct {
     int (*fn)(bench_run *);
 } suites[] = {
     {"attention", suite_attention},
+    {"evoformer", suite_evoformer},
 };
 
 int cmd_bench(int argc, char **argv)

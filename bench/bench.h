@@ -59,5 +59,6 @@ void bench_fill(void *p, tprim_dtype dt, int64_t n, uint64_t seed, float amp);
 
 /* Suites */
 int suite_attention(bench_run *b);
+int suite_evoformer(bench_run *b);
 
 #endif

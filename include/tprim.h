@@ -258,6 +258,10 @@ typedef enum tprim_memory_mode {
     TPRIM_MEMORY_PERFORMANCE = 2 /* more working memory when it buys speed */
 } tprim_memory_mode;
 TPRIM_API tprim_status tprim_ctx_set_memory_mode(tprim_ctx *ctx, tprim_memory_mode mode);
+/* Working-memory budget in bytes for ops that work in chunks (the Evoformer modules);
+ * 0 = the memory mode's (minimal 64 MiB, balanced 512 MiB, performance 4 GiB). A
+ * budget below one chunk's need gives chunks of one row. */
+TPRIM_API tprim_status tprim_ctx_set_memory_budget(tprim_ctx *ctx, size_t bytes);
 
 /* ------------------------------------------------------------------------- */
 /* Ops, kernels, dispatch and statistics                                      */
@@ -300,8 +304,15 @@ TPRIM_API tprim_status tprim_ctx_set_kernel(tprim_ctx *ctx, tprim_op op, const c
 TPRIM_API uint64_t tprim_ctx_kernel_calls(const tprim_ctx *ctx, tprim_op op, const char *name);
 /* Name of the variant the last successful call of op ran on ctx (NULL if none yet). */
 TPRIM_API const char *tprim_ctx_last_kernel(const tprim_ctx *ctx, tprim_op op);
-/* Zero every counter. */
+/* Zero every counter, and set the memory peak to the memory held now. */
 TPRIM_API void tprim_ctx_reset_stats(tprim_ctx *ctx);
+
+/* Working memory of the context in bytes: what it holds now (the workspace arena plus
+ * buffers of calls in progress) and the most it held at once since creation or the
+ * last tprim_ctx_reset_stats. This is the memory tprim allocates beyond the caller's
+ * inputs and outputs. */
+TPRIM_API size_t tprim_ctx_memory_now(const tprim_ctx *ctx);
+TPRIM_API size_t tprim_ctx_memory_peak(const tprim_ctx *ctx);
 
 /* ------------------------------------------------------------------------- */
 /* Attention                                                                  */
@@ -434,6 +445,113 @@ TPRIM_API tprim_status tprim_attention_backward(tprim_ctx *ctx, const tprim_tens
                                                 const tprim_tensor *lse,
                                                 const tprim_attn_params *params,
                                                 const tprim_attn_grads *grads);
+
+/* ------------------------------------------------------------------------- */
+/* Evoformer attention modules (OpenFold, AlphaFold 2/3, Boltz)               */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * The gated multi-head attention of OpenFold's `Attention` module. Weights use the
+ * PyTorch nn.Linear layout (weight [out, in]) and any dtype tprim_linear takes; the
+ * call owns no model and keeps no pointer.
+ *
+ *   q = (x_q Wq^T) / sqrt(D),  k = x_kv Wk^T,  v = x_kv Wv^T          (no bias; H heads of D)
+ *   a = softmax(q k^T + biases + masks) v                              (per head)
+ *   g = sigmoid(x_q Wg^T + bg)                                         (when wg is given)
+ *   out = (a * g) Wo^T + bo
+ */
+typedef struct tprim_evo_weights {
+    int32_t heads;                /* H */
+    int32_t head_dim;             /* D (OpenFold's c_hidden) */
+    const tprim_tensor *wq;       /* [H*D, c_q] */
+    const tprim_tensor *wk;       /* [H*D, c_kv]; global column attention: [D, c] */
+    const tprim_tensor *wv;       /* [H*D, c_kv]; global column attention: [D, c] */
+    const tprim_tensor *wg, *bg;  /* [H*D, c_q], [H*D]; wg NULL: no gating */
+    const tprim_tensor *wo, *bo;  /* [c_q, H*D], [c_q] (bo may be NULL) */
+} tprim_evo_weights;
+
+/* LayerNorm over the channel (last) dimension: (x - mean) / sqrt(var + eps) * gamma + beta
+ * (biased variance, as torch.nn.LayerNorm). gamma, beta [C] or NULL (1 and 0); eps 0
+ * means 1e-5. */
+typedef struct tprim_evo_norm {
+    const tprim_tensor *gamma, *beta;
+    float eps;
+} tprim_evo_norm;
+
+/* Which of the Evoformer / Pairformer attentions a tprim_evo_block computes. Pinned. */
+typedef enum tprim_evo_kind {
+    /* m [*, S, R, c_m] attends over residues R per sequence row, with the pair bias
+     * Wz LN_z(z) from z [*, R, R, c_z] (Wz [H, c_z], no bias); mask [*, S, R]. */
+    TPRIM_EVO_MSA_ROW = 0,
+    /* m [*, S, R, c_m] attends over sequences S per residue column; mask [*, S, R]. */
+    TPRIM_EVO_MSA_COLUMN = 1,
+    /* z [*, I, J, c_z]: row i attends over j, with the triangle bias Wb LN(z)
+     * [*, 1, H, I(q), J(k)] (Wb [H, c_z]); mask [*, I, J]. */
+    TPRIM_EVO_TRIANGLE_START = 2,
+    /* The same on the transpose of z (column j attends over i): OpenFold's
+     * TriangleAttentionEndingNode, computed through strides, without a copy of z. */
+    TPRIM_EVO_TRIANGLE_END = 3,
+    /* The extra-MSA stack's global column attention: per residue column one query per
+     * head, the mask-weighted mean of LN(m) over sequences; single-head k and v
+     * (wk, wv [D, c_m]); the gate is per sequence. mask [*, S, R]. */
+    TPRIM_EVO_GLOBAL_COLUMN = 4
+} tprim_evo_kind;
+
+/* One attention module of the Evoformer with its LayerNorm(s), as OpenFold computes it
+ * (the residual add and dropout stay with the caller). */
+typedef struct tprim_evo_block {
+    tprim_evo_kind kind;
+    tprim_evo_weights attn;
+    tprim_evo_norm norm;          /* LayerNorm of the attended tensor (m or z) */
+    tprim_evo_norm norm_z;        /* MSA row only: LayerNorm of z before Wz */
+    const tprim_tensor *w_bias;   /* MSA row: Wz [H, c_z]; triangle: Wb [H, c_z]; else NULL */
+    float inf;                    /* the mask value of OpenFold (inf * (mask - 1)); 0 = 1e9 */
+    /* Nonzero: masked keys are skipped (tprim_attn_params.key_mask) instead of the
+     * additive inf * (mask - 1). The two differ only for rows whose keys are all masked
+     * (OpenFold's additive mask gives a uniform average there, the key mask zeros). */
+    int32_t skip_masked_keys;
+} tprim_evo_block;
+
+/* Gradients of a block's parameters (shapes of the weights; f32). Each NULL is skipped;
+ * each given one is overwritten. */
+typedef struct tprim_evo_block_grads {
+    tprim_tensor *wq, *wk, *wv, *wg, *bg, *wo, *bo;
+    tprim_tensor *norm_gamma, *norm_beta;
+    tprim_tensor *norm_z_gamma, *norm_z_beta;
+    tprim_tensor *w_bias;
+} tprim_evo_block_grads;
+
+/*
+ * Forward of one Evoformer attention block.
+ *   x     m [*, S, R, c_m] (MSA kinds) or z [*, I, J, c_z] (triangle kinds); * is zero
+ *         or one batch dim; any strides; f32 or bf16 (computed in f32).
+ *   mask  f32, bf16 or bool of shape x.shape[:-1] (1 = present), or NULL (all present).
+ *   z     MSA row only: [*, R, R, c_z]; NULL otherwise.
+ *   out   shape and dtype of x.
+ * Working memory: the projections of a chunk of rows (the leading S, R or I dim); the
+ * chunk is as large as the context's memory mode allows (TPRIM_MEMORY: minimal 64 MiB,
+ * balanced 512 MiB, performance 4 GiB) and is named in the debug log. Scores are never
+ * materialised.
+ * Errors: as tprim_attention and tprim_linear for the weights (their shapes must agree
+ * with heads, head_dim and the channel sizes of x and z), TPRIM_ERR_INVALID_ARGUMENT
+ * (kind, heads or head_dim < 1, eps or inf not finite or negative).
+ */
+TPRIM_API tprim_status tprim_evo_forward(tprim_ctx *ctx, const tprim_evo_block *blk,
+                                         const tprim_tensor *x, const tprim_tensor *mask,
+                                         const tprim_tensor *z, tprim_tensor *out);
+
+/*
+ * Backward of tprim_evo_forward: from dout (shape and dtype of out) the gradients of x
+ * (dx, shape of x, required), of z (dz, MSA row only, may be NULL) and of every
+ * parameter in `grads` (may be NULL). Forward quantities are recomputed chunk by chunk;
+ * the attention core recomputes its tiles. Deterministic for a given thread count.
+ * Errors: as tprim_evo_forward, plus the shapes and dtypes of the gradients.
+ */
+TPRIM_API tprim_status tprim_evo_backward(tprim_ctx *ctx, const tprim_evo_block *blk,
+                                          const tprim_tensor *x, const tprim_tensor *mask,
+                                          const tprim_tensor *z, const tprim_tensor *dout,
+                                          tprim_tensor *dx, tprim_tensor *dz,
+                                          const tprim_evo_block_grads *grads);
 
 #ifdef __cplusplus
 }

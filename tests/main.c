@@ -9,12 +9,14 @@ void suite_api(void);
 void suite_attention(void);
 void suite_attention_errors(void);
 void suite_attention_backward(void);
+void suite_evoformer(void);
 
 static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"api", suite_api},
     {"attention", suite_attention},
     {"attention_errors", suite_attention_errors},
     {"attention_backward", suite_attention_backward},
+    {"evoformer", suite_evoformer},
 };
 
 int main(int argc, char **argv)

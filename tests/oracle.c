@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double elem(const tprim_tensor *t, const int64_t *idx)
+double oracle_elem(const tprim_tensor *t, const int64_t *idx)
 {
     int64_t off = 0;
     for (int i = 0; i < t->rank; i++) off += idx[i] * t->strides[i];
@@ -31,7 +31,7 @@ static double elem_bcast(const tprim_tensor *t, const int64_t *idx, int r)
     int64_t sub[TPRIM_MAX_RANK];
     int lead = r - t->rank;
     for (int d = 0; d < t->rank; d++) sub[d] = t->shape[d] == 1 ? 0 : idx[lead + d];
-    return elem(t, sub);
+    return oracle_elem(t, sub);
 }
 
 void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_tensor *v,
@@ -61,7 +61,7 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
             int64_t kidx[TPRIM_MAX_RANK] = {0};
             if (t->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
             else kidx[0] = b;
-            kl = (int64_t)elem(t, kidx);
+            kl = (int64_t)oracle_elem(t, kidx);
         }
         for (int64_t h = 0; h < Hq; h++) {
             const int64_t hk = h / (Hq / Hkv);
@@ -90,9 +90,9 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
                     double s = 0;
                     for (int64_t d = 0; d < D; d++) {
                         idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                        double qv = elem(q, idx);
+                        double qv = oracle_elem(q, idx);
                         idx[nbd] = hk; idx[nbd + 1] = j;
-                        s += qv * elem(k, idx);
+                        s += qv * oracle_elem(k, idx);
                     }
                     s *= scale;
                     if (pa->softcap > 0) s = pa->softcap * tanh(s / pa->softcap);
@@ -113,7 +113,7 @@ void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_
                         sum += e;
                         for (int64_t d = 0; d < Dv; d++) {
                             idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
-                            o[d] += e * elem(v, idx);
+                            o[d] += e * oracle_elem(v, idx);
                         }
                     }
                     for (int64_t d = 0; d < Dv; d++) o[d] /= sum;
@@ -171,7 +171,7 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
             int64_t kidx[TPRIM_MAX_RANK] = {0};
             if (pa->key_lens->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
             else kidx[0] = b;
-            kl = (int64_t)elem(pa->key_lens, kidx);
+            kl = (int64_t)oracle_elem(pa->key_lens, kidx);
         }
         for (int64_t h = 0; h < Hq; h++) {
             const int64_t hk = h / (Hq / Hkv);
@@ -198,9 +198,9 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                     double s = 0;
                     for (int64_t d = 0; d < D; d++) {
                         idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                        double qv = elem(q, idx);
+                        double qv = oracle_elem(q, idx);
                         idx[nbd] = hk; idx[nbd + 1] = j;
-                        s += qv * elem(k, idx);
+                        s += qv * oracle_elem(k, idx);
                     }
                     s *= scale;
                     if (pa->softcap > 0) {
@@ -226,22 +226,22 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                     logit[j] /= sum; /* P */
                     for (int64_t d = 0; d < Dv; d++) {
                         idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
-                        o[d] += logit[j] * elem(v, idx);
+                        o[d] += logit[j] * oracle_elem(v, idx);
                     }
                 }
                 double delta = 0;
                 for (int64_t d = 0; d < Dv; d++) {
                     idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                    delta += elem(dout, idx) * o[d];
+                    delta += oracle_elem(dout, idx) * o[d];
                 }
                 for (int64_t j = 0; j < Sk; j++) {
                     if (logit[j] == 0) continue;
                     double dp = 0;
                     for (int64_t d = 0; d < Dv; d++) {
                         idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                        double g = elem(dout, idx);
+                        double g = oracle_elem(dout, idx);
                         idx[nbd] = hk; idx[nbd + 1] = j;
-                        dp += g * elem(v, idx);
+                        dp += g * oracle_elem(v, idx);
                         dv[((b * Hkv + hk) * Sk + j) * Dv + d] += logit[j] * g;
                     }
                     double ds = logit[j] * (dp - delta);
@@ -251,9 +251,9 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                     double dss = ds * capd[j] * scale;
                     for (int64_t d = 0; d < D; d++) {
                         idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
-                        double kv = elem(k, idx);
+                        double kv = oracle_elem(k, idx);
                         idx[nbd] = h; idx[nbd + 1] = i;
-                        double qv = elem(q, idx);
+                        double qv = oracle_elem(q, idx);
                         dq[((b * Hq + h) * Sq + i) * D + d] += dss * kv;
                         dk[((b * Hkv + hk) * Sk + j) * D + d] += dss * qv;
                     }

@@ -20,3 +20,11 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                                const tprim_tensor *v, const tprim_attn_params *pa,
                                const tprim_tensor *dout, double *dq, double *dk, double *dv,
                                double *dbias0, double *dbias1);
+
+/* element idx[0..rank) of any tensor as double (bool: 0 or 1) */
+double oracle_elem(const tprim_tensor *t, const int64_t *idx);
+
+/* Float64 forward of tprim_evo_forward, written from OpenFold's definitions (its own
+ * loops; no code shared with the library). out: x's logical shape, row-major. */
+void oracle_evo_forward(const tprim_evo_block *blk, const tprim_tensor *x,
+                        const tprim_tensor *mask, const tprim_tensor *z, double *out);

@@ -25,3 +25,30 @@ void tp_arena_release(tp_arena *a)
     a->base = NULL;
     a->cap = 0;
 }
+
+void tp_mem_note(tprim_ctx *ctx)
+{
+    size_t now = ctx->arena.cap + ctx->mem_held;
+    if (now > ctx->mem_peak) ctx->mem_peak = now;
+}
+
+void *tp_mem_alloc(tprim_ctx *ctx, size_t bytes)
+{
+    size_t cap;
+    void *p = NULL;
+    if (!tp_align_size(bytes ? bytes : 1, &cap) || posix_memalign(&p, TP_ALIGN, cap) != 0) return NULL;
+    ctx->mem_held += cap;
+    tp_mem_note(ctx);
+    return p;
+}
+
+void tp_mem_free(tprim_ctx *ctx, void *p, size_t bytes)
+{
+    size_t cap;
+    if (!p) return;
+    free(p);
+    if (tp_align_size(bytes ? bytes : 1, &cap)) ctx->mem_held -= cap;
+}
+
+size_t tprim_ctx_memory_now(const tprim_ctx *ctx) { return ctx ? ctx->arena.cap + ctx->mem_held : 0; }
+size_t tprim_ctx_memory_peak(const tprim_ctx *ctx) { return ctx ? ctx->mem_peak : 0; }

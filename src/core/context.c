@@ -204,3 +204,11 @@ tprim_status tprim_ctx_set_memory_mode(tprim_ctx *ctx, tprim_memory_mode mode)
     ctx->err[0] = 0;
     return TPRIM_OK;
 }
+
+tprim_status tprim_ctx_set_memory_budget(tprim_ctx *ctx, size_t bytes)
+{
+    if (!ctx) return TPRIM_ERR_NULL_POINTER;
+    ctx->memory_budget = bytes;
+    ctx->err[0] = 0;
+    return TPRIM_OK;
+}

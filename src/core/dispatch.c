@@ -129,6 +129,7 @@ void tprim_ctx_reset_stats(tprim_ctx *ctx)
     if (!ctx) return;
     memset(ctx->calls, 0, sizeof ctx->calls);
     for (int op = 0; op < TPRIM_OP_COUNT_; op++) ctx->last[op] = -1;
+    ctx->mem_peak = ctx->arena.cap + ctx->mem_held;
 }
 
 /* Append to a fixed buffer without overflowing it. */
@@ -206,6 +207,7 @@ tprim_status tp_run_kernel(tprim_ctx *ctx, tprim_op op, int variant, const void 
     void *ws = NULL;
     if (bytes) {
         ws = tp_arena_get(&ctx->arena, bytes);
+        tp_mem_note(ctx);
         if (!ws)
             return tp_fail(ctx, TPRIM_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes of workspace",
                            tprim_op_name(op), bytes);

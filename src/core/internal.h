@@ -54,6 +54,11 @@ typedef struct tp_arena {
 void *tp_arena_get(tp_arena *a, size_t bytes); /* NULL on allocation failure */
 void tp_arena_release(tp_arena *a);
 
+/* Buffers that live across several kernel calls of one op (a module's intermediates):
+ * counted in the context's memory statistics with the arena. */
+void *tp_mem_alloc(tprim_ctx *ctx, size_t bytes); /* 64-byte aligned; NULL on failure */
+void tp_mem_free(tprim_ctx *ctx, void *p, size_t bytes);
+
 /* ---- hardware ---------------------------------------------------------------- */
 const tprim_hw_info *tp_hw(void); /* detected once, thread-safe */
 
@@ -99,6 +104,7 @@ struct tprim_ctx {
     int32_t nthreads;          /* threads used by calls */
     tp_family family;          /* TP_FAMILY_AUTO unless forced */
     tprim_memory_mode memory;  /* working-memory mode */
+    size_t memory_budget;      /* bytes, 0 = from the mode */
     tprim_log_level log_level;
     tprim_log_fn log_fn; /* NULL: stderr */
     void *log_user;
@@ -107,8 +113,12 @@ struct tprim_ctx {
     uint64_t calls[TPRIM_OP_COUNT_][TP_MAX_VARIANTS];
     tp_pool *pool;
     tp_arena arena;
+    size_t mem_held;  /* bytes in tp_mem_alloc buffers */
+    size_t mem_peak;  /* most of arena.cap + mem_held at once */
     char err[512];
 };
+/* Update the memory peak after the arena or a buffer grew. */
+void tp_mem_note(tprim_ctx *ctx);
 
 /* Record an error message on ctx (and log it), return status. */
 tprim_status tp_fail(tprim_ctx *ctx, tprim_status s, const char *fmt, ...) TP_PRINTF(3, 4);

@@ -8,11 +8,17 @@
 void suite_api(void);
 void suite_attention(void);
 void suite_attention_errors(void);
+void suite_linear(void);
+void suite_linear_errors(void);
+void suite_gemm(void);
 
 static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"api", suite_api},
     {"attention", suite_attention},
     {"attention_errors", suite_attention_errors},
+    {"linear", suite_linear},
+    {"linear_errors", suite_linear_errors},
+    {"gemm", suite_gemm},
 };
 
 int main(int argc, char **argv)

@@ -26,6 +26,26 @@ static const char *auto_attention_kernel(void)
     return name;
 }
 
+/* Which linear (GEMM) variant automatic dispatch picks for a small f32 call. */
+static const char *auto_linear_kernel(void)
+{
+    static float x[8 * 16], w[4 * 16], y[8 * 4];
+    tprim_ctx *ctx;
+    if (tprim_ctx_create(&ctx) != TPRIM_OK) return NULL;
+    for (int i = 0; i < 8 * 16; i++) x[i] = 0.01f * (float)(i % 13);
+    for (int i = 0; i < 4 * 16; i++) w[i] = 0.02f * (float)(i % 7);
+    int64_t sx[2] = {8, 16}, sw[2] = {4, 16}, sy[2] = {8, 4};
+    tprim_tensor tx, tw, ty;
+    tprim_tensor_init(&tx, x, TPRIM_F32, 2, sx, NULL);
+    tprim_tensor_init(&tw, w, TPRIM_F32, 2, sw, NULL);
+    tprim_tensor_init(&ty, y, TPRIM_F32, 2, sy, NULL);
+    const char *name = NULL;
+    if (tprim_linear(ctx, &tx, &tw, NULL, &ty) == TPRIM_OK)
+        name = tprim_ctx_last_kernel(ctx, TPRIM_OP_LINEAR);
+    tprim_ctx_free(ctx);
+    return name;
+}
+
 void machine_measure(machine_info *m, int threads)
 {
     memset(m, 0, sizeof *m);
@@ -36,6 +56,7 @@ void machine_measure(machine_info *m, int threads)
     gmtime_r(&now, &tm);
     strftime(m->date, sizeof m->date, "%Y-%m-%dT%H:%M:%SZ", &tm);
     m->kernel[TPRIM_OP_ATTENTION] = auto_attention_kernel();
+    m->kernel[TPRIM_OP_LINEAR] = auto_linear_kernel();
     m->peak = probe_fp32_peak(threads);
     m->bw = probe_bandwidth(threads);
 }

@@ -56,6 +56,7 @@ const char *tprim_op_name(tprim_op op)
 {
     switch (op) {
     case TPRIM_OP_ATTENTION: return "attention";
+    case TPRIM_OP_LINEAR: return "linear";
     default: return NULL;
     }
 }

@@ -270,12 +270,12 @@ TPRIM_API tprim_status tprim_ctx_set_memory_budget(tprim_ctx *ctx, size_t bytes)
 /* Op families. Values are pinned. */
 typedef enum tprim_op {
     TPRIM_OP_ATTENTION = 0,          /* tprim_attention (forward) */
-    TPRIM_OP_LINEAR = 1,             /* tprim_linear */
+    TPRIM_OP_LINEAR = 1,             /* tprim_linear, and the matrix multiplies inside other ops */
     TPRIM_OP_ATTENTION_BACKWARD = 2, /* tprim_attention_backward */
     TPRIM_OP_COUNT_
 } tprim_op;
 
-/* "attention" etc.; NULL for an unknown op. */
+/* "attention", "linear" etc.; NULL for an unknown op. */
 TPRIM_API const char *tprim_op_name(tprim_op op);
 
 /* One registered kernel variant of an op. */
@@ -552,6 +552,52 @@ TPRIM_API tprim_status tprim_evo_backward(tprim_ctx *ctx, const tprim_evo_block 
                                           const tprim_tensor *z, const tprim_tensor *dout,
                                           tprim_tensor *dx, tprim_tensor *dz,
                                           const tprim_evo_block_grads *grads);
+/* ------------------------------------------------------------------------- */
+/* Linear                                                                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A fully connected layer, PyTorch's nn.Linear: for every leading index (...)
+ *
+ *   y[..., o] = sum_i x[..., i] * w[o, i]  +  b[o]          (b[o] = 0 when b is NULL)
+ *
+ * Shapes:
+ *   x [..., in]    rank 1..6: any number (0 to 5) of leading dims, each any size
+ *   w [out, in]    rank 2 (the nn.Linear layout: one row per output feature)
+ *   b [out]        rank 1, or NULL for no bias
+ *   y [..., out]   the leading dims of x, then out
+ * No broadcasting: y's leading dims equal x's. in = 0 gives y = b (or 0); a zero
+ * leading dim or out = 0 writes nothing.
+ * Any strides, including transposed or permuted views of x, w and y, and stride 0 in
+ * x or w (a broadcast input); leading dims are merged into one long matrix product
+ * where the strides of x and y allow it and run as a batch otherwise (no copy either
+ * way). w^T stored as [in, out] is passed as the view [out, in] with swapped strides.
+ *
+ * dtypes: x, w and y share one dtype, f32, bf16 or f16; b is f32 or that dtype.
+ * Products and sums are f32 (bf16/f16 inputs are converted exactly); a bf16/f16 y is
+ * rounded to nearest even once, at the end. y must not overlap x, w, b or itself.
+ *
+ * Threads: the context's threads; the workspace (packed panels of w and x, a few
+ * hundred KiB per thread plus at most about 8 MiB of packed w) comes from the
+ * context's arena and is reused by later calls.
+ * Kernels ("ref", "avx2", "avx512", "neon") are counted under TPRIM_OP_LINEAR and can
+ * be pinned with tprim_ctx_set_kernel(ctx, TPRIM_OP_LINEAR, name).
+ *
+ * Errors (nothing is written on error):
+ *   TPRIM_ERR_NULL_POINTER      ctx, x, w or y, or the data of a non-empty tensor
+ *   TPRIM_ERR_SHAPE             x of rank 0; w not rank 2 or its in != x's last dim; b
+ *                               not rank 1 or not of size out; y's rank, leading dims or
+ *                               last dim (out) disagree; a rank above 6
+ *   TPRIM_ERR_DTYPE             x not f32/bf16/f16; w or y of another dtype than x; b
+ *                               neither f32 nor x's dtype; an unknown dtype
+ *   TPRIM_ERR_INVALID_ARGUMENT  a negative size; y with stride 0 over a dim of size > 1
+ *   TPRIM_ERR_OVERFLOW          a tensor's element count or byte extent overflows
+ *   TPRIM_ERR_UNSUPPORTED       CUDA tensors in a build without CUDA, or a pinned kernel
+ *                               that does not accept the call
+ *   TPRIM_ERR_OUT_OF_MEMORY     the workspace could not be allocated
+ */
+TPRIM_API tprim_status tprim_linear(tprim_ctx *ctx, const tprim_tensor *x, const tprim_tensor *w,
+                                    const tprim_tensor *b, tprim_tensor *y);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,9 @@ void suite_attention(void);
 void suite_attention_errors(void);
 void suite_attention_backward(void);
 void suite_evoformer(void);
+void suite_linear(void);
+void suite_linear_errors(void);
+void suite_gemm(void);
 
 static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"api", suite_api},
@@ -17,6 +20,9 @@ static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"attention_errors", suite_attention_errors},
     {"attention_backward", suite_attention_backward},
     {"evoformer", suite_evoformer},
+    {"linear", suite_linear},
+    {"linear_errors", suite_linear_errors},
+    {"gemm", suite_gemm},
 };
 
 int main(int argc, char **argv)

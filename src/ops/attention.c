@@ -6,52 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Checks common to every tensor argument: present, on the CPU, sane rank and sizes, a
- * byte extent that fits in int64, and data unless empty. */
-tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t)
-{
-    if (!t) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "%s is NULL", name);
-    if (t->device == TPRIM_DEVICE_CUDA)
-        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
-                       "%s is a CUDA tensor but this build has no CUDA backend", name);
-    if (t->device != TPRIM_DEVICE_CPU)
-        return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "%s has device type %d: not a device",
-                       name, (int)t->device);
-    if (t->rank < 0 || t->rank > TPRIM_MAX_RANK)
-        return tp_fail(ctx, TPRIM_ERR_SHAPE, "%s has rank %d: ranks are 0..%d", name, (int)t->rank,
-                       TPRIM_MAX_RANK);
-    size_t es = tprim_dtype_size(t->dtype);
-    if (es == 0)
-        return tp_fail(ctx, TPRIM_ERR_DTYPE, "%s has dtype %d: not a dtype", name, (int)t->dtype);
-    int64_t n = 1, span = 0;
-    for (int i = 0; i < t->rank; i++) {
-        if (t->shape[i] < 0)
-            return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "%s dim %d is %lld: sizes must be >= 0",
-                           name, i, (long long)t->shape[i]);
-        if (!tp_mul_i64(n, t->shape[i], &n))
-            return tp_fail(ctx, TPRIM_ERR_OVERFLOW, "%s: the element count overflows", name);
-    }
-    if (n == 0) return TPRIM_OK;
-    for (int i = 0; i < t->rank; i++) {
-        int64_t s = t->strides[i], term;
-        if (s == INT64_MIN || !tp_mul_i64(t->shape[i] - 1, s < 0 ? -s : s, &term) ||
-            !tp_add_i64(span, term, &span))
-            return tp_fail(ctx, TPRIM_ERR_OVERFLOW, "%s: the byte extent of its strides overflows",
-                           name);
-    }
-    int64_t bytes;
-    if (!tp_add_i64(span, 1, &span) || !tp_mul_i64(span, (int64_t)es, &bytes))
-        return tp_fail(ctx, TPRIM_ERR_OVERFLOW, "%s: the byte extent of its strides overflows",
-                       name);
-    if (!t->data) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "%s->data is NULL", name);
-    return TPRIM_OK;
-}
-
-static int is_float_dtype(tprim_dtype d)
-{
-    return d == TPRIM_F32 || d == TPRIM_BF16 || d == TPRIM_F16;
-}
-
 static const char *dim_role(int t, int r)
 {
     static const char *const roles[] = {"Sk", "Sq", "Hq"};
@@ -136,6 +90,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     TRY(tp_check_tensor(ctx, "k", k));
     TRY(tp_check_tensor(ctx, "v", v));
     TRY(tp_check_tensor(ctx, "out", out));
+    TRY(tp_check_no_broadcast(ctx, "out", out));
     int r = q->rank;
     if (r < 3)
         return tp_fail(ctx, TPRIM_ERR_SHAPE,
@@ -167,7 +122,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     if (q->shape[F] < 1)
         return tp_fail(ctx, TPRIM_ERR_SHAPE, "q has D = %lld: the feature size must be >= 1",
                        (long long)q->shape[F]);
-    if (!is_float_dtype(q->dtype))
+    if (!tp_is_float_dtype(q->dtype))
         return tp_fail(ctx, TPRIM_ERR_DTYPE, "q is %s: attention takes f32, bf16 or f16",
                        tprim_dtype_name(q->dtype));
     for (int i = 0; i < 3; i++)
@@ -312,6 +267,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     if (pa->lse && with_lse) {
         const tprim_tensor *l = pa->lse;
         TRY(tp_check_tensor(ctx, "lse", l));
+        TRY(tp_check_no_broadcast(ctx, "lse", l));
         if (l->dtype != TPRIM_F32)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "lse is %s: it must be f32",
                            tprim_dtype_name(l->dtype));

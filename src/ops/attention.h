@@ -4,7 +4,7 @@
 #ifndef TPRIM_OPS_ATTENTION_H
 #define TPRIM_OPS_ATTENTION_H
 
-#include "../core/internal.h"
+#include "check.h"
 
 /* "Unbounded" window edge: large enough never to clip, small enough that i + edge
  * cannot overflow int64 for any row index a tensor can have. */
@@ -58,7 +58,6 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
                            const tprim_tensor *v, const tprim_tensor *out,
                            const tprim_attn_params *pa, int with_lse, tp_attn_problem *p);
 /* Helpers of the front-ends (attention.c) */
-tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t);
 tprim_status tp_check_same_shape(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
                                  const char *ref_name, const tprim_tensor *ref);
 /* Broadcast t (rank <= r) against tgt[r], right-aligned; strides into str[r] (0 where

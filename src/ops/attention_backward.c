@@ -16,6 +16,7 @@ static tprim_status check_grad(tprim_ctx *ctx, const char *name, const tprim_ten
 {
     if (!g) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "%s is NULL", name);
     TRY(tp_check_same_shape(ctx, name, g, ref_name, ref));
+    TRY(tp_check_no_broadcast(ctx, name, g));
     if (g->dtype != dt)
         return tp_fail(ctx, TPRIM_ERR_DTYPE, "%s is %s but must be %s", name,
                        tprim_dtype_name(g->dtype), tprim_dtype_name(dt));

@@ -216,20 +216,6 @@ static tprim_status linear_dx(tprim_ctx *ctx, const float *dY, int64_t rows, int
               W->strides[1], NULL, dX, TPRIM_F32, in, 1, accumulate);
 }
 
-/* dW[out][in] (+)= dY[rows][out]^T X[rows][in] (f32 accumulator) */
-static tprim_status linear_dw(tprim_ctx *ctx, const float *dY, int64_t rows, int64_t out,
-                              const float *X, int64_t in, float *dW, int accumulate)
-{
-    return mm(ctx, out, in, rows, dY, TPRIM_F32, 1, out, X, TPRIM_F32, in, 1, NULL, dW, TPRIM_F32,
-              in, 1, accumulate);
-}
-
-static void colsum(const float *Y, int64_t rows, int64_t cols, float *acc)
-{
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) acc[c] += Y[r * cols + c];
-}
-
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* ---- argument checks -------------------------------------------------------------- */

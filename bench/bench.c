@@ -235,6 +235,12 @@ int cmd_bench(int argc, char **argv)
     int rc = 0;
     for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
         if (strcmp(suite, "all") == 0 || strcmp(suite, suites[s].name) == 0) rc |= suites[s].fn(&b);
+    /* The machine is shared: take the better of the probes before and after the suites
+     * as the peak, and express every result against it. */
+    fprintf(stderr, "\r\033[Kmeasuring the fp32 peak again ...");
+    probe_peak again = probe_fp32_peak(b.threads);
+    if (again.gflops > m.peak.gflops) m.peak = again;
+    for (int i = 0; i < b.nrec; i++) b.recs[i].peak_frac = b.recs[i].gflops / m.peak.gflops;
     fprintf(stderr, "\r\033[K");
     print_table(&b);
     if (json_path) {

@@ -97,7 +97,7 @@ probe_peak probe_fp32_peak(int threads)
 #endif
     {
     }
-    /* calibrate one thread to ~50 ms, then time all threads at ~0.15 s, best of 3 */
+    /* calibrate one thread to ~50 ms, then time all threads at ~0.15 s, best of 5 */
     int64_t iters = 1 << 16;
     for (;;) {
         double t = run_threads(1, fn, iters);
@@ -109,7 +109,7 @@ probe_peak probe_fp32_peak(int threads)
     }
     if (iters < 1) iters = 1;
     double best = 0;
-    for (int trial = 0; trial < 3; trial++) {
+    for (int trial = 0; trial < 5; trial++) {
         double t = run_threads(threads, fn, iters);
         double g = flops_per_iter * (double)iters * threads / t * 1e-9;
         if (g > best) best = g;

@@ -40,8 +40,9 @@ static int reserve(size_t *end, size_t *off, int64_t n, size_t es)
 static int geom_init(const tp_flash_ukr *u, const tp_attn_problem *p, flash_geom *g)
 {
     const int64_t mr = u->mr, bc = u->bc, bk = u->bk;
-    g->bq = TP_MAX(1, TP_MIN(p->Sq, (int64_t)u->rows_max));
-    g->gb = TP_MAX(1, TP_MIN(p->G, u->rows_max / g->bq));
+    const int64_t rows_max = tp_flash_rows(u, p, 0);
+    g->bq = TP_MAX(1, TP_MIN(p->Sq, rows_max));
+    g->gb = TP_MAX(1, TP_MIN(p->G, rows_max / g->bq));
     g->nqb = (p->Sq + g->bq - 1) / g->bq;
     g->nhg = (p->G + g->gb - 1) / g->gb;
     g->rows_pad = (g->gb * g->bq + mr - 1) / mr * mr;

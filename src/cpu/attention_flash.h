@@ -91,7 +91,7 @@ typedef struct tp_flash_ukr {
     int32_t bc;       /* keys per qk call (K sub-tile) */
     int32_t bk;       /* keys per tile (a multiple of bc) */
     int32_t vw;       /* vector width in floats: O rows are padded to a multiple */
-    int32_t rows_max; /* target rows per work item (a multiple of mr) */
+    int32_t rows_max; /* most rows per work item (a multiple of mr); see tp_flash_rows */
     /* dst[r][c] = scale * src[r*sr + c*ss] (converted from dt to f32), r < rows,
      * c < cols; ldd = dst row stride. */
     void (*pack_rows)(const char *src, tprim_dtype dt, int64_t sr, int64_t ss, int64_t rows,
@@ -140,6 +140,18 @@ static inline void tp_kmask_apply(float *s, int64_t lds, int64_t mr, uint64_t bi
     for (int64_t c = 0; c < n; c++)
         if (!((bits >> c) & 1))
             for (int64_t r = 0; r < mr; r++) s[r * lds + c] = -__builtin_inff();
+}
+
+/* Rows per work item: rows_max, halved (staying a multiple of mr) while the per-row
+ * buffers -- packed q, O and the score row (f32), `extra` more floats per row -- would
+ * pass 640 KiB, so that one item's rows stay in a 1 MiB L2 next to the K and V tiles.
+ * More rows per item means fewer packings of each K and V tile. */
+static inline int64_t tp_flash_rows(const tp_flash_ukr *u, const tp_attn_problem *p, int64_t extra)
+{
+    int64_t rows = u->rows_max;
+    const int64_t per = 4 * (p->D + p->Dv + u->bk + extra);
+    while (rows >= 4 * u->mr && rows * per > (640 << 10)) rows = rows / 2 / u->mr * u->mr;
+    return rows;
 }
 
 /* The generic drivers: tp_kernel callbacks parameterised by kernel->impl (a ukr). */

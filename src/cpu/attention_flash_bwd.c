@@ -56,7 +56,7 @@ static int mul3(int64_t a, int64_t b, int64_t c, int64_t *out)
 static int geom_init(const tp_flash_ukr *u, const tp_attn_problem *p, bwd_geom *g)
 {
     const int64_t mr = u->mr, bc = u->bc, bk = u->bk, vw = u->vw;
-    g->R = (int64_t)u->rows_max;
+    g->R = tp_flash_rows(u, p, u->bk + p->D); /* S and dP, dQ (or dK) per row */
     g->nqb = (p->Sq + g->R - 1) / g->R;
     g->nkb = (p->Sk + g->R - 1) / g->R;
     g->ldd = (p->D + vw - 1) / vw * vw;

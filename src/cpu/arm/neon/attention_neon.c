@@ -13,7 +13,8 @@
  *   pv: PV_ROWS = 8 rows x PV_NV = 2 vectors (8 columns of Dv), the same shape: 16
  *       accumulators + 8 vectors of P (4 keys of each row) + 2 vectors of v. Dv tails
  *       use 1 vector and a last vector loaded lane by lane.
- *   BK = 128 keys per tile; ROWS_MAX = 192 = 24 x MR rows per work item; m, l and alpha
+ *   BK = 128 keys per tile; ROWS_MAX = 384 = 48 x MR rows per work item (fewer for large
+ *   D, see tp_flash_rows); m, l and alpha
  *   of a row block are exactly two vectors in the softmax.
  * No fast-math: exp2 and the masks rely on IEEE -inf and NaN.
  */
@@ -27,7 +28,7 @@
 #define QK_NV 2
 #define BC 16
 #define BK 128
-#define ROWS_MAX 192
+#define ROWS_MAX 384
 #define PV_ROWS 8
 #define PV_NV 2
 

@@ -5,7 +5,7 @@
  *       broadcast, the shape of BLIS's Haswell sgemm kernel.
  *   BK = 128 keys per tile (one horizontal max and sum per row and tile).
  *   pv: 6 rows x 2 vectors (16 columns of Dv) = 12 accumulators over 128 keys.
- *   ROWS_MAX = 192 rows per work item.
+ *   ROWS_MAX = 384 rows per work item (fewer for large D, see tp_flash_rows).
  */
 #include "../../attention_flash.h"
 
@@ -17,7 +17,7 @@
 #define NV 2
 #define BC (8 * NV)
 #define BK 128
-#define ROWS_MAX 192
+#define ROWS_MAX 384
 #define PV_ROWS 6
 #define PV_NV 2
 

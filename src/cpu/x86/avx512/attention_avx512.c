@@ -11,7 +11,8 @@
  *       pass, and a pv loop of 128 keys per load and store of O.
  *   pv: 6 rows x 4 vectors (64 columns of Dv) = 24 accumulators; each key step loads 4
  *       vectors of the packed V tile and broadcasts 6 probabilities.
- *   ROWS_MAX = 192 rows per work item: every packed K sub-tile and V tile serves 192 rows.
+ *   ROWS_MAX = 384 rows per work item (fewer for large D, see tp_flash_rows): every
+ *       packed K sub-tile and V tile serves up to 384 rows.
  */
 #include "../../attention_flash.h"
 
@@ -23,7 +24,7 @@
 #define NV 2
 #define BC (16 * NV)
 #define BK 128
-#define ROWS_MAX 192
+#define ROWS_MAX 384
 #define PV_ROWS 6
 #define PV_NV 4
 

@@ -180,6 +180,24 @@ static void qk(const tp_qk_args *a)
             acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
         }
     }
+    if (!a->masked && !a->alibi && a->softcap == 0.0f) {
+        /* no mask, no ALiBi, no soft-cap (the Evoformer's biases): branch-free */
+        const __m256 l2e = _mm256_set1_ps(TP_LOG2E);
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                __m256 t = acc[r][v];
+                if (a->nbias == 1)
+                    t = _mm256_fmadd_ps(_mm256_loadu_ps(a->bias[0] + r * a->bias_ld[0] + 8 * v), l2e, t);
+                else if (a->nbias == 2)
+                    t = _mm256_fmadd_ps(_mm256_add_ps(_mm256_loadu_ps(a->bias[0] + r * a->bias_ld[0] + 8 * v),
+                                                      _mm256_loadu_ps(a->bias[1] + r * a->bias_ld[1] + 8 * v)),
+                                        l2e, t);
+                _mm256_storeu_ps(a->s + r * a->lds + 8 * v, t);
+            }
+        return;
+    }
     const __m256 ninf = _mm256_set1_ps(-INFINITY), log2e = _mm256_set1_ps(TP_LOG2E);
     const __m256 iota = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));

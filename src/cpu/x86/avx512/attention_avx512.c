@@ -209,6 +209,30 @@ static void qk(const tp_qk_args *a)
             for (int v = 0; v < NV; v++) _mm512_storeu_ps(a->s + r * a->lds + 16 * v, acc[r][v]);
         return;
     }
+    if (!a->masked && !a->alibi && a->softcap == 0.0f) {
+        /* the biased case of the Evoformer (mask bias + pair bias), branch-free */
+        const __m512 l2e = _mm512_set1_ps(TP_LOG2E);
+        const float *b0 = a->bias[0], *b1 = a->bias[1];
+        const int64_t ld0 = a->bias_ld[0], ld1 = a->bias_ld[1];
+        if (a->nbias == 1) {
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++)
+                    _mm512_storeu_ps(a->s + r * a->lds + 16 * v,
+                                     _mm512_fmadd_ps(_mm512_loadu_ps(b0 + r * ld0 + 16 * v), l2e, acc[r][v]));
+        } else {
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) {
+                    __m512 bsum = _mm512_add_ps(_mm512_loadu_ps(b0 + r * ld0 + 16 * v),
+                                                _mm512_loadu_ps(b1 + r * ld1 + 16 * v));
+                    _mm512_storeu_ps(a->s + r * a->lds + 16 * v, _mm512_fmadd_ps(bsum, l2e, acc[r][v]));
+                }
+        }
+        return;
+    }
     const __m512 ninf = _mm512_set1_ps(-INFINITY), log2e = _mm512_set1_ps(TP_LOG2E);
     const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 #pragma GCC unroll 16

@@ -190,15 +190,16 @@ static const struct {
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *suite = "attention", *json_path = NULL;
+    const char *suite = "attention", *json_path = NULL, *filter = NULL;
     int threads = 0, quick = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc) suite = argv[++i];
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) filter = argv[++i];
         else {
-            fprintf(stderr, "usage: tprim bench [--suite NAME|all] [--json FILE] [--threads N] [--quick]\n"
+            fprintf(stderr, "usage: tprim bench [--suite NAME|all] [--json FILE] [--threads N] [--quick] [--filter TEXT]\n"
                             "suites: all");
             for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
                 fprintf(stderr, ", %s", suites[s].name);
@@ -225,6 +226,7 @@ int cmd_bench(int argc, char **argv)
     }
     b.threads = tprim_ctx_num_threads(b.ctx);
     b.quick = quick;
+    b.filter = filter;
     machine_info m;
     fprintf(stderr, "measuring the machine (fp32 peak, memory bandwidth) ...");
     fflush(stderr);

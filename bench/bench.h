@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define BENCH_MAX_EXTRA 8
 
@@ -39,6 +40,7 @@ typedef struct bench_run {
     tprim_ctx *ctx;
     int threads;
     int quick;
+    const char *filter;      /* run only cases whose name contains it (NULL: all) */
     const machine_info *machine;
     bench_record *recs;
     int nrec, cap;
@@ -56,6 +58,12 @@ double bench_median_ms(void (*fn)(void *arg, int rep), void *arg, int warmup, in
 
 /* Fill n elements of dtype at p with uniform values in [-amp, amp). */
 void bench_fill(void *p, tprim_dtype dt, int64_t n, uint64_t seed, float amp);
+
+/* Whether case `name` passes the --filter. */
+static inline int bench_selected(const bench_run *b, const char *name)
+{
+    return !b->filter || strstr(name, b->filter) != NULL;
+}
 
 /* Suites */
 int suite_attention(bench_run *b);

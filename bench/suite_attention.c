@@ -114,12 +114,13 @@ static void fill_common(bench_record *r, const attn_shape *sh, tprim_dtype dt, i
 int suite_attention(bench_run *b)
 {
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]), ndt = 3;
-    b->case_total += nshapes * ndt;
+    for (int si = 0; si < nshapes; si++) b->case_total += bench_selected(b, shapes[si].name) ? ndt : 0;
     int rc = 0;
     for (int si = 0; si < nshapes; si++)
         for (int di = 0; di < ndt; di++) {
             const attn_shape *sh = &shapes[si];
             const tprim_dtype dt = dtypes[di];
+            if (!bench_selected(b, sh->name)) continue;
             b->case_no++;
             bench_progress(b, "attention", sh->name, tprim_dtype_name(dt));
             const size_t es = tprim_dtype_size(dt);

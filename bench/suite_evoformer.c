@@ -18,7 +18,7 @@
 typedef struct evo_case {
     const char *name;
     int64_t N, H, L, D;   /* rows, heads, attended length, head dim */
-    int pair;             /* pair bias [1, 1, H, L, L] */
+    int pair;             /* 1: pair bias [1, 1, H, L, L]; -1: no bias at all (for comparison) */
     int transposed;       /* q, k, v, out as [1, L, N, H, D] memory (the ending node / column view) */
 } evo_case;
 
@@ -26,6 +26,7 @@ static const evo_case cases[] = {
     {"msa_row_s512_r384", 512, 8, 384, 32, 1, 0},
     {"msa_col_r384_s512", 384, 8, 512, 32, 0, 1},
     {"tri_start_n384", 384, 4, 384, 32, 1, 0},
+    {"tri_start_n384_nobias", 384, 4, 384, 32, -1, 0},
     {"tri_end_n384", 384, 4, 384, 32, 1, 1},
     {"tri_start_n768", 768, 4, 768, 32, 1, 0},
     {"tri_end_n768", 768, 4, 768, 32, 1, 1},
@@ -73,8 +74,8 @@ static void inputs_make(evo_inputs *e, const evo_case *c, tprim_dtype dt, int ba
     for (int64_t i = 0; i < c->N * c->L; i++) /* OpenFold: 1e9 * (mask - 1); padding at the end of some rows */
         e->mask[i] = (i % c->L) >= c->L - (i / c->L) % 7 ? -1e9f : 0.0f;
     tprim_tensor_init(&e->tmask, e->mask, TPRIM_F32, 5, ms, NULL);
-    e->pa.bias[0] = &e->tmask;
-    if (c->pair) {
+    if (c->pair >= 0) e->pa.bias[0] = &e->tmask;
+    if (c->pair > 0) {
         e->pair = malloc(sizeof(float) * (size_t)(c->H * c->L * c->L));
         bench_fill(e->pair, TPRIM_F32, c->H * c->L * c->L, 99, 2.0f);
         tprim_tensor_init(&e->tpair, e->pair, TPRIM_F32, 5, ps, NULL);
@@ -136,17 +137,33 @@ static void *naive_thread(void *v)
     const int64_t L = c->L, D = c->D;
     const float scale = 1.0f / sqrtf((float)D);
     float *P = malloc(sizeof(float) * (size_t)(L * L)), *dP = job->backward ? malloc(sizeof(float) * (size_t)(L * L)) : NULL;
+    /* the unit's rows as plain float arrays [L][D]: q k v (forward), and dout, out, dq,
+     * dk, dv (backward) */
+    float *buf = malloc(sizeof(float) * (size_t)(8 * L * D));
+    float *Q = buf, *K = Q + L * D, *V = K + L * D, *DO = V + L * D, *O = DO + L * D, *GQ = O + L * D,
+          *GK = GQ + L * D, *GV = GK + L * D;
     for (;;) {
         int64_t u = job->next++;
         if (u >= job->units) break;
         const int64_t n = u / c->H, h = u % c->H;
-        /* logits and softmax */
+        for (int64_t i = 0; i < L; i++)
+            for (int64_t d = 0; d < D; d++) {
+                Q[i * D + d] = ld(&e->tq, n, h, i, d);
+                K[i * D + d] = ld(&e->tk, n, h, i, d);
+                V[i * D + d] = ld(&e->tv, n, h, i, d);
+                if (job->backward) {
+                    DO[i * D + d] = ld(&e->tdo, n, h, i, d);
+                    O[i * D + d] = ld(&e->to, n, h, i, d);
+                }
+            }
+        /* logits, materialised, and their softmax */
         for (int64_t i = 0; i < L; i++) {
             float m = -INFINITY;
             for (int64_t j = 0; j < L; j++) {
                 float s = 0;
-                for (int64_t d = 0; d < D; d++) s += ld(&e->tq, n, h, i, d) * ld(&e->tk, n, h, j, d);
-                s = s * scale + e->mask[n * L + j] + (c->pair ? e->pair[(h * L + i) * L + j] : 0.0f);
+                for (int64_t d = 0; d < D; d++) s += Q[i * D + d] * K[j * D + d];
+                s = s * scale + (c->pair >= 0 ? e->mask[n * L + j] : 0.0f) +
+                    (c->pair > 0 ? e->pair[(h * L + i) * L + j] : 0.0f);
                 P[i * L + j] = s;
                 m = fmaxf(m, s);
             }
@@ -158,47 +175,46 @@ static void *naive_thread(void *v)
             for (int64_t j = 0; j < L; j++) P[i * L + j] /= sum;
         }
         if (!job->backward) {
-            for (int64_t i = 0; i < L; i++)
-                for (int64_t d = 0; d < D; d++) {
-                    float s = 0;
-                    for (int64_t j = 0; j < L; j++) s += P[i * L + j] * ld(&e->tv, n, h, j, d);
-                    st(&e->to, n, h, i, d, s);
-                }
+            for (int64_t i = 0; i < L; i++) {
+                for (int64_t d = 0; d < D; d++) O[i * D + d] = 0;
+                for (int64_t j = 0; j < L; j++)
+                    for (int64_t d = 0; d < D; d++) O[i * D + d] += P[i * L + j] * V[j * D + d];
+                for (int64_t d = 0; d < D; d++) st(&e->to, n, h, i, d, O[i * D + d]);
+            }
             continue;
         }
         /* backward: dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dO * O)), dQ, dK, dbias */
         float *dpair = job->dpair_part ? job->dpair_part + (size_t)ta->tid * (size_t)(c->H * L * L) : NULL;
-        for (int64_t j = 0; j < L; j++)
-            for (int64_t d = 0; d < D; d++) {
-                float s = 0;
-                for (int64_t i = 0; i < L; i++) s += P[i * L + j] * ld(&e->tdo, n, h, i, d);
-                st(&e->tdv, n, h, j, d, s);
-            }
+        for (int64_t x = 0; x < L * D; x++) GQ[x] = GK[x] = GV[x] = 0;
         for (int64_t i = 0; i < L; i++) {
             float delta = 0;
-            for (int64_t d = 0; d < D; d++) delta += ld(&e->tdo, n, h, i, d) * ld(&e->to, n, h, i, d);
+            for (int64_t d = 0; d < D; d++) delta += DO[i * D + d] * O[i * D + d];
             for (int64_t j = 0; j < L; j++) {
                 float s = 0;
-                for (int64_t d = 0; d < D; d++) s += ld(&e->tdo, n, h, i, d) * ld(&e->tv, n, h, j, d);
+                for (int64_t d = 0; d < D; d++) s += DO[i * D + d] * V[j * D + d];
                 dP[i * L + j] = P[i * L + j] * (s - delta);
                 if (dpair) dpair[(h * L + i) * L + j] += dP[i * L + j];
             }
         }
         for (int64_t i = 0; i < L; i++)
-            for (int64_t d = 0; d < D; d++) {
-                float s = 0;
-                for (int64_t j = 0; j < L; j++) s += dP[i * L + j] * ld(&e->tk, n, h, j, d);
-                st(&e->tdq, n, h, i, d, s * scale);
+            for (int64_t j = 0; j < L; j++) {
+                const float p = P[i * L + j], ds = dP[i * L + j];
+                for (int64_t d = 0; d < D; d++) {
+                    GV[j * D + d] += p * DO[i * D + d];
+                    GQ[i * D + d] += ds * K[j * D + d];
+                    GK[j * D + d] += ds * Q[i * D + d];
+                }
             }
-        for (int64_t j = 0; j < L; j++)
+        for (int64_t i = 0; i < L; i++)
             for (int64_t d = 0; d < D; d++) {
-                float s = 0;
-                for (int64_t i = 0; i < L; i++) s += dP[i * L + j] * ld(&e->tq, n, h, i, d);
-                st(&e->tdk, n, h, j, d, s * scale);
+                st(&e->tdq, n, h, i, d, GQ[i * D + d] * scale);
+                st(&e->tdk, n, h, i, d, GK[i * D + d] * scale);
+                st(&e->tdv, n, h, i, d, GV[i * D + d]);
             }
     }
     free(P);
     free(dP);
+    free(buf);
     return NULL;
 }
 
@@ -210,7 +226,7 @@ static void naive_run(evo_inputs *e, int64_t units, int threads, int backward)
     job.units = units;
     job.backward = backward;
     job.threads = threads;
-    if (backward && e->c->pair)
+    if (backward && e->c->pair > 0)
         job.dpair_part = calloc((size_t)threads * (size_t)(e->c->H * e->c->L * e->c->L), sizeof(float));
     pthread_t th[64];
     naive_thread_arg args[64];
@@ -242,7 +258,7 @@ static double unit_error(evo_inputs *e, int bwd)
             for (int64_t j = 0; j < L; j++) {
                 double s = 0;
                 for (int64_t d = 0; d < D; d++) s += (double)ld(&e->tq, n, h, i, d) * ld(&e->tk, n, h, j, d);
-                s = s * scale + e->mask[n * L + j] + (c->pair ? e->pair[(h * L + i) * L + j] : 0.0);
+                s = s * scale + (c->pair >= 0 ? e->mask[n * L + j] : 0.0) + (c->pair > 0 ? e->pair[(h * L + i) * L + j] : 0.0);
                 P[i * L + j] = s;
                 m = s > m ? s : m;
             }
@@ -312,7 +328,7 @@ static void run_tprim(void *arg, int rep)
         e->pa.lse = &e->tlse;
         st = tprim_attention(a->b->ctx, &e->tq, &e->tk, &e->tv, &e->to, &e->pa);
     } else {
-        tprim_attn_grads g = {&e->tdq, &e->tdk, &e->tdv, {NULL, e->c->pair ? &e->tdpair : NULL}};
+        tprim_attn_grads g = {&e->tdq, &e->tdk, &e->tdv, {NULL, e->c->pair > 0 ? &e->tdpair : NULL}};
         st = tprim_attention_backward(a->b->ctx, &e->tq, &e->tk, &e->tv, &e->to, &e->tdo, &e->tlse, &e->pa, &g);
     }
     if (st != TPRIM_OK) a->st = st;
@@ -338,7 +354,8 @@ static void fill(bench_record *r, const evo_case *c, tprim_dtype dt, int threads
     r->Hq = r->Hkv = c->H;
     r->Sq = r->Sk = c->L;
     r->D = r->Dv = c->D;
-    bench_extra_str(r, "bias", c->pair ? "mask[1,N,1,1,L]+pair[1,1,H,L,L] f32" : "mask[1,N,1,1,L] f32");
+    bench_extra_str(r, "bias", c->pair > 0 ? "mask[1,N,1,1,L]+pair[1,1,H,L,L] f32"
+                               : c->pair == 0 ? "mask[1,N,1,1,L] f32" : "none");
     bench_extra_str(r, "layout", c->transposed ? "[1,L,N,H,D] memory (transposed view)" : "[1,N,H,L,D]");
 }
 
@@ -352,6 +369,7 @@ static int core_cases(bench_run *b)
             const evo_case *c = &cases[ci];
             const tprim_dtype dt = dts[di];
             if (c->N >= 1024 && dt != TPRIM_F32) continue; /* the memory check needs f32 only */
+            if (!bench_selected(b, c->name)) continue;
             for (int bwd = 0; bwd < 2; bwd++) {
                 b->case_no++;
                 bench_progress(b, "evoformer", c->name, bwd ? "backward" : "forward");
@@ -361,29 +379,36 @@ static int core_cases(bench_run *b)
                 const double flops = bwd ? 2.5 * fflops : fflops;
                 const double es = (double)tprim_dtype_size(dt);
                 double bytes = es * 4.0 * (double)(c->N * c->H * c->L * c->D) + 4.0 * (double)(c->N * c->L) +
-                               (c->pair ? 4.0 * (double)(c->H * c->L * c->L) : 0.0);
+                               (c->pair > 0 ? 4.0 * (double)(c->H * c->L * c->L) : 0.0);
                 if (bwd) bytes *= 2.0;
-                run_arg ra = {b, &e, 0, TPRIM_OK};
+                /* a context of its own, so that its memory peak is this case's alone */
+                bench_run own = *b;
+                if (tprim_ctx_create(&own.ctx) != TPRIM_OK ||
+                    tprim_ctx_set_num_threads(own.ctx, b->threads) != TPRIM_OK) {
+                    fprintf(stderr, "\n%s\n", tprim_ctx_create_error());
+                    inputs_free(&e);
+                    return 1;
+                }
+                run_arg ra = {&own, &e, 0, TPRIM_OK};
                 run_tprim(&ra, 0); /* the forward provides out and lse for the backward */
                 ra.backward = bwd;
-                tprim_ctx_reset_stats(b->ctx);
-                size_t before = tprim_ctx_memory_now(b->ctx);
+                tprim_ctx_reset_stats(own.ctx);
                 double ms = bench_median_ms(run_tprim, &ra, 1, b->quick ? 2 : 3, 50, b->quick ? 0.2 : 1.0);
-                size_t peak = tprim_ctx_memory_peak(b->ctx);
+                size_t peak = tprim_ctx_memory_peak(own.ctx);
                 bench_record r;
                 bench_record_init(&r, "evoformer", c->name, bwd ? "attention_backward" : "attention", "tprim");
                 fill(&r, c, dt, b->threads);
                 if (ra.st != TPRIM_OK) {
-                    fprintf(stderr, "\n%s failed: %s\n", c->name, tprim_ctx_last_error(b->ctx));
+                    fprintf(stderr, "\n%s failed: %s\n", c->name, tprim_ctx_last_error(own.ctx));
                     rc = 1;
                 } else {
-                    const char *k = tprim_ctx_last_kernel(b->ctx, bwd ? TPRIM_OP_ATTENTION_BACKWARD : TPRIM_OP_ATTENTION);
+                    const char *k = tprim_ctx_last_kernel(own.ctx, bwd ? TPRIM_OP_ATTENTION_BACKWARD : TPRIM_OP_ATTENTION);
                     snprintf(r.kernel, sizeof r.kernel, "%s", k ? k : "");
                     r.ms = ms;
                     r.gflops = flops / (ms * 1e-3) * 1e-9;
                     r.gbps = bytes / (ms * 1e-3) * 1e-9;
                     r.peak_frac = r.gflops / b->machine->peak.gflops;
-                    r.peak_extra_bytes = (double)(peak > before ? peak : before);
+                    r.peak_extra_bytes = (double)peak;
                 }
                 /* naive on a subset of (row, head) units, scaled */
                 const int64_t total = c->N * c->H;
@@ -410,6 +435,7 @@ static int core_cases(bench_run *b)
                     run_tprim(&ra, 0);
                     r.rel_err = unit_error(&e, bwd);
                 }
+                tprim_ctx_free(own.ctx);
                 bench_add(b, &r);
                 bench_add(b, &n);
                 inputs_free(&e);
@@ -421,6 +447,7 @@ static int core_cases(bench_run *b)
 int suite_evoformer(bench_run *b)
 {
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
-    b->case_total += ncases * 4 - 2;
+    for (int i = 0; i < ncases; i++)
+        if (bench_selected(b, cases[i].name)) b->case_total += cases[i].N >= 1024 ? 2 : 4;
     return core_cases(b);
 }

@@ -10,8 +10,9 @@ static void usage(FILE *f)
             "usage: tprim <command> [options]\n"
             "  info  [--json] [--threads N]     this machine: features, caches, kernels, measured\n"
             "                                   fp32 peak and memory bandwidth\n"
-            "  bench [--suite NAME|all] [--json FILE] [--threads N] [--quick]\n"
-            "                                   run benchmark suites (default: attention)\n"
+            "  bench [--suite NAME|all] [--json FILE] [--threads N] [--quick] [--filter TEXT]\n"
+            "                                   run benchmark suites (attention, evoformer; default\n"
+            "                                   attention); --filter keeps cases whose name has TEXT\n"
             "  version                          print the library version\n");
 }
 

@@ -68,5 +68,6 @@ static inline int bench_selected(const bench_run *b, const char *name)
 /* Suites */
 int suite_attention(bench_run *b);
 int suite_evoformer(bench_run *b);
+int suite_evoformer_module(bench_run *b);
 
 #endif

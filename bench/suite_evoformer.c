@@ -449,5 +449,7 @@ int suite_evoformer(bench_run *b)
     const int ncases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < ncases; i++)
         if (bench_selected(b, cases[i].name)) b->case_total += cases[i].N >= 1024 ? 2 : 4;
-    return core_cases(b);
+    if (bench_selected(b, "af3_triangle_module_n768")) b->case_total += 4;
+    int rc = core_cases(b);
+    return rc | suite_evoformer_module(b);
 }

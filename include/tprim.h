@@ -315,6 +315,52 @@ TPRIM_API size_t tprim_ctx_memory_now(const tprim_ctx *ctx);
 TPRIM_API size_t tprim_ctx_memory_peak(const tprim_ctx *ctx);
 
 /* ------------------------------------------------------------------------- */
+/* CUDA                                                                       */
+/* ------------------------------------------------------------------------- */
+/*
+ * Builds with the CUDA backend (TPRIM_CUDA, on when nvcc is found) take tensors with
+ * device = TPRIM_DEVICE_CUDA in tprim_attention: their data are device pointers (from
+ * cudaMalloc, PyTorch, tprim_cuda_malloc...), all on the GPU device_id. libtprim links
+ * no CUDA library: it opens the driver (libcuda.so.1) at the first CUDA call and uses
+ * the device's primary context, the one the CUDA runtime and PyTorch use.
+ *
+ * CUDA calls are asynchronous: they enqueue kernels on the context's stream and return;
+ * the outputs are ready once the stream is synchronised (tprim_ctx_synchronize, or any
+ * later work ordered after that stream). Argument errors are reported at once, exactly
+ * as on the CPU; errors of the device itself may surface at a later call or at
+ * tprim_ctx_synchronize as TPRIM_ERR_DEVICE. No call allocates device memory.
+ * Ops other than tprim_attention refuse CUDA tensors with TPRIM_ERR_UNSUPPORTED.
+ */
+
+/* Number of CUDA GPUs usable by tprim: 0 in a build without CUDA, or without a driver
+ * or a GPU. */
+TPRIM_API int32_t tprim_cuda_device_count(void);
+
+/* Set the stream (a CUstream / cudaStream_t, NULL = the legacy default stream) on which
+ * this context enqueues its CUDA work. Until one is set, the context creates its own
+ * non-blocking stream on first use (on the device of that call) and destroys it in
+ * tprim_ctx_free. Setting a stream first waits for the context's own one.
+ * Errors: TPRIM_ERR_UNSUPPORTED (no CUDA in this build), TPRIM_ERR_DEVICE. */
+TPRIM_API tprim_status tprim_ctx_set_cuda_stream(tprim_ctx *ctx, void *stream);
+/* The stream CUDA calls of ctx use (NULL before the first one when none was set). */
+TPRIM_API void *tprim_ctx_cuda_stream(const tprim_ctx *ctx);
+/* Wait until every CUDA call made through ctx has finished; returns the first device
+ * error (TPRIM_ERR_DEVICE, with a message). A no-op without CUDA. */
+TPRIM_API tprim_status tprim_ctx_synchronize(tprim_ctx *ctx);
+
+/* Small conveniences for programs without the CUDA runtime (tests, the tprim command):
+ * device memory in the primary context of device_id, and synchronous copies. */
+typedef enum tprim_copy_kind {
+    TPRIM_COPY_HOST_TO_DEVICE = 0,
+    TPRIM_COPY_DEVICE_TO_HOST = 1,
+    TPRIM_COPY_DEVICE_TO_DEVICE = 2
+} tprim_copy_kind;
+TPRIM_API tprim_status tprim_cuda_malloc(int32_t device_id, size_t bytes, void **ptr);
+TPRIM_API void tprim_cuda_free(void *ptr); /* NULL is a no-op */
+TPRIM_API tprim_status tprim_cuda_memcpy(void *dst, const void *src, size_t bytes,
+                                         tprim_copy_kind kind);
+
+/* ------------------------------------------------------------------------- */
 /* Attention                                                                  */
 /* ------------------------------------------------------------------------- */
 
@@ -354,7 +400,8 @@ typedef struct tprim_attn_params {
     const tprim_tensor *key_mask;
     /* Per-batch key lengths, i32 or i64, shape [batch...] (all batch dims of q, or a
      * rank-1 tensor of their product). Keys j >= key_lens[b] are masked. Each value
-     * must lie in 0..Sk. */
+     * must lie in 0..Sk (checked for host tensors; on CUDA the kernels do not read
+     * them back to the host and clamp out-of-range values into 0..Sk). */
     const tprim_tensor *key_lens;
     /* Output (optional): f32 [batch..., Hq, Sq], the natural log of the softmax
      * denominator, lse = log(sum_j exp(logit_ij)); -inf for a fully masked row. */
@@ -383,6 +430,13 @@ typedef struct tprim_attn_params {
  * A query row whose keys are all masked gives out = 0 and lse = -inf (never NaN).
  * out must not overlap any input.
  *
+ * CUDA (tensors with device = TPRIM_DEVICE_CUDA, all on one GPU; see "CUDA" above):
+ * the same contract, enqueued on the context's stream. bf16/f16 with D, Dv <= 256 run
+ * on the tensor cores (products of bf16/f16 operands, f32 accumulation, the
+ * probabilities rounded to the input dtype before the product with v, as in every
+ * flash kernel); f32 inputs, and larger D, run a kernel of exact f32 arithmetic on
+ * the CUDA cores. Kernels: "cuda" (tensor cores) and "cuda_simt".
+ *
  * Errors (nothing is written on error):
  *   TPRIM_ERR_NULL_POINTER      ctx, q, k, v, out or a data pointer of a non-empty tensor
  *   TPRIM_ERR_SHAPE             ranks, batch dims, heads, Sq/Sk/D/Dv disagree; Hq not a
@@ -394,6 +448,8 @@ typedef struct tprim_attn_params {
  *   TPRIM_ERR_OVERFLOW          a tensor's byte extent overflows
  *   TPRIM_ERR_UNSUPPORTED       CUDA tensors in a build without CUDA, or a pinned
  *                               kernel that does not accept the call
+ *   TPRIM_ERR_INVALID_ARGUMENT  tensors on different devices, a device_id with no GPU
+ *   TPRIM_ERR_DEVICE            the CUDA driver failed to launch the kernel
  *   TPRIM_ERR_OUT_OF_MEMORY     the workspace could not be allocated
  */
 TPRIM_API tprim_status tprim_attention(tprim_ctx *ctx, const tprim_tensor *q,

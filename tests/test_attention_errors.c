@@ -171,7 +171,19 @@ void suite_attention_errors(void)
 
     /* device */
     t = q; t.device = TPRIM_DEVICE_CUDA;
+#ifdef TPRIM_HAVE_CUDA
+    expect(ctx, &f, &t, &k, &v, &o, NULL, TPRIM_ERR_INVALID_ARGUMENT, "one device", "mixed devices");
+    if (tprim_cuda_device_count() == 0) { /* host memory marked CUDA must not reach a GPU */
+        tprim_tensor ck = k, cv = v, co = o;
+        ck.device = cv.device = co.device = TPRIM_DEVICE_CUDA;
+        expect(ctx, &f, &t, &ck, &cv, &co, NULL, TPRIM_ERR_UNSUPPORTED, "no usable CUDA GPU",
+               "cuda tensors, no GPU");
+    }
+    t.device_id = -1;
+    expect(ctx, &f, &t, &k, &v, &o, NULL, TPRIM_ERR_INVALID_ARGUMENT, "device_id", "device_id < 0");
+#else
     expect(ctx, &f, &t, &k, &v, &o, NULL, TPRIM_ERR_UNSUPPORTED, "CUDA", "cuda tensor");
+#endif
     t = q; t.device = (tprim_device_type)7;
     expect(ctx, &f, &t, &k, &v, &o, NULL, TPRIM_ERR_INVALID_ARGUMENT, "device", "bad device");
 

@@ -1,6 +1,9 @@
 /* context.c -- tprim_ctx: configuration (API first, environment as defaults), the
  * last-error message, logging, the thread pool and the workspace arena. */
 #include "internal.h"
+#ifdef TPRIM_HAVE_CUDA
+#include "../cuda/cuda_driver.h"
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +92,7 @@ tprim_status tprim_ctx_create(tprim_ctx **out)
     }
     if ((v = env("TPRIM_ISA"))) {
         tp_family f;
-        if (!tp_family_parse(v, &f))
+        if (!tp_family_parse(v, &f) || f == TP_FAMILY_CUDA)
             return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
                                "TPRIM_ISA='%s' is not a kernel family (%s)", v,
                                "auto, ref, avx2, avx512, neon");
@@ -114,6 +117,9 @@ tprim_status tprim_ctx_create(tprim_ctx **out)
 void tprim_ctx_free(tprim_ctx *ctx)
 {
     if (!ctx) return;
+#ifdef TPRIM_HAVE_CUDA
+    if (ctx->cuda_stream_owned) tp_cu_stream_destroy(ctx->cuda_stream);
+#endif
     tp_pool_free(ctx->pool);
     tp_arena_release(&ctx->arena);
     free(ctx);
@@ -171,7 +177,7 @@ tprim_status tprim_ctx_set_isa(tprim_ctx *ctx, const char *family)
     if (!ctx) return TPRIM_ERR_NULL_POINTER;
     if (!family) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "family is NULL");
     tp_family f;
-    if (!tp_family_parse(family, &f))
+    if (!tp_family_parse(family, &f) || f == TP_FAMILY_CUDA)
         return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
                        "family '%s' is not a kernel family (auto, ref, avx2, avx512, neon)", family);
     if (!tp_family_runnable(f))
@@ -211,4 +217,108 @@ tprim_status tprim_ctx_set_memory_budget(tprim_ctx *ctx, size_t bytes)
     ctx->memory_budget = bytes;
     ctx->err[0] = 0;
     return TPRIM_OK;
+}
+
+/* ---- CUDA: the context's stream, device memory helpers ------------------------- */
+
+int32_t tprim_cuda_device_count(void)
+{
+#ifdef TPRIM_HAVE_CUDA
+    return tp_cu_device_count();
+#else
+    return 0;
+#endif
+}
+
+tprim_status tprim_ctx_set_cuda_stream(tprim_ctx *ctx, void *stream)
+{
+    if (!ctx) return TPRIM_ERR_NULL_POINTER;
+#ifdef TPRIM_HAVE_CUDA
+    if (ctx->cuda_stream_owned) {
+        tprim_status s = tp_cu_stream_sync(ctx->cuda_stream, ctx->err, sizeof ctx->err);
+        tp_cu_stream_destroy(ctx->cuda_stream);
+        ctx->cuda_stream_owned = 0;
+        ctx->cuda_stream = NULL;
+        if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", ctx->err);
+    }
+    ctx->cuda_stream = stream;
+    ctx->err[0] = 0;
+    return TPRIM_OK;
+#else
+    (void)stream;
+    return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED, "this build has no CUDA backend");
+#endif
+}
+
+void *tprim_ctx_cuda_stream(const tprim_ctx *ctx) { return ctx ? ctx->cuda_stream : NULL; }
+
+tprim_status tp_ctx_cuda_stream(tprim_ctx *ctx, int dev, void **stream)
+{
+#ifdef TPRIM_HAVE_CUDA
+    if (!ctx->cuda_stream) {
+        char msg[256];
+        tprim_status s = tp_cu_stream_create(dev, &ctx->cuda_stream, msg, sizeof msg);
+        if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", msg);
+        ctx->cuda_stream_owned = 1;
+        ctx->cuda_stream_dev = dev;
+    } else if (ctx->cuda_stream_owned && ctx->cuda_stream_dev != dev) {
+        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
+                       "the tensors are on CUDA device %d but this context's stream is on device "
+                       "%d: use one context per device, or set a stream",
+                       dev, ctx->cuda_stream_dev);
+    }
+    *stream = ctx->cuda_stream;
+    return TPRIM_OK;
+#else
+    (void)dev;
+    (void)stream;
+    return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED, "this build has no CUDA backend");
+#endif
+}
+
+tprim_status tprim_ctx_synchronize(tprim_ctx *ctx)
+{
+    if (!ctx) return TPRIM_ERR_NULL_POINTER;
+#ifdef TPRIM_HAVE_CUDA
+    char msg[256];
+    if (ctx->cuda_stream || ctx->cuda_stream_owned || tp_cu_device_count() > 0) {
+        tprim_status s = tp_cu_stream_sync(ctx->cuda_stream, msg, sizeof msg);
+        if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", msg);
+    }
+#endif
+    ctx->err[0] = 0;
+    return TPRIM_OK;
+}
+
+tprim_status tprim_cuda_malloc(int32_t device_id, size_t bytes, void **ptr)
+{
+    if (!ptr) return TPRIM_ERR_NULL_POINTER;
+#ifdef TPRIM_HAVE_CUDA
+    return tp_cu_malloc(device_id, bytes, ptr, NULL, 0);
+#else
+    (void)device_id;
+    (void)bytes;
+    return TPRIM_ERR_UNSUPPORTED;
+#endif
+}
+
+void tprim_cuda_free(void *ptr)
+{
+#ifdef TPRIM_HAVE_CUDA
+    tp_cu_free(ptr);
+#else
+    (void)ptr;
+#endif
+}
+
+tprim_status tprim_cuda_memcpy(void *dst, const void *src, size_t bytes, tprim_copy_kind kind)
+{
+    if ((!dst || !src) && bytes) return TPRIM_ERR_NULL_POINTER;
+    if ((int)kind < 0 || (int)kind > 2) return TPRIM_ERR_INVALID_ARGUMENT;
+    if (!bytes) return TPRIM_OK;
+#ifdef TPRIM_HAVE_CUDA
+    return tp_cu_memcpy(dst, src, bytes, (int)kind, NULL, 0);
+#else
+    return TPRIM_ERR_UNSUPPORTED;
+#endif
 }

@@ -1,12 +1,15 @@
 /* dispatch.c -- kernel families, the choice of a kernel for each call (and why),
  * running it on the pool with its workspace, and per-variant statistics. */
 #include "internal.h"
+#ifdef TPRIM_HAVE_CUDA
+#include "../cuda/cuda_driver.h"
+#endif
 
 #include <stdio.h>
 #include <string.h>
 
-static const char *const family_names[TP_FAMILY_COUNT_] = {"auto", "ref", "avx2", "avx512",
-                                                           "neon"};
+static const char *const family_names[TP_FAMILY_COUNT_] = {"auto", "ref",  "avx2",
+                                                           "avx512", "neon", "cuda"};
 
 const char *tp_family_name(tp_family f)
 {
@@ -49,6 +52,9 @@ static int family_built(tp_family f)
 #ifdef TPRIM_HAVE_NEON
     case TP_FAMILY_NEON: return 1;
 #endif
+#ifdef TPRIM_HAVE_CUDA
+    case TP_FAMILY_CUDA: return 1;
+#endif
     default: return 0;
     }
 }
@@ -56,6 +62,9 @@ static int family_built(tp_family f)
 int tp_family_runnable(tp_family f)
 {
     if (!family_built(f)) return 0;
+#ifdef TPRIM_HAVE_CUDA
+    if (f == TP_FAMILY_CUDA) return tp_cu_device_count() > 0;
+#endif
     uint64_t need = tp_family_features(f);
     return (tp_hw()->features & need) == need;
 }
@@ -142,11 +151,20 @@ static void add_note(char *buf, size_t cap, const char *name, const char *why)
 tprim_status tp_dispatch(tprim_ctx *ctx, tprim_op op, const void *prob, const char *what,
                          int *variant)
 {
+    return tp_dispatch_dev(ctx, op, prob, what, TPRIM_DEVICE_CPU, variant);
+}
+
+tprim_status tp_dispatch_dev(tprim_ctx *ctx, tprim_op op, const void *prob, const char *what,
+                             tprim_device_type device, int *variant)
+{
     const tp_kernel_table *t = tp_kernels(op);
     const char *opname = tprim_op_name(op);
+    const int on_cuda = device == TPRIM_DEVICE_CUDA;
     if (ctx->pinned[op] >= 0) {
         const tp_kernel *k = t->k[ctx->pinned[op]];
         const char *why = k->accepts ? k->accepts(prob) : NULL;
+        if ((k->family == TP_FAMILY_CUDA) != on_cuda)
+            why = on_cuda ? "the tensors are in CUDA memory" : "the tensors are in host memory";
         if (why)
             return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED, "kernel '%s' (pinned) does not accept %s: %s",
                            k->name, what, why);
@@ -160,12 +178,19 @@ tprim_status tp_dispatch(tprim_ctx *ctx, tprim_op op, const void *prob, const ch
     for (int i = 0; i < t->count; i++) {
         const tp_kernel *k = t->k[i];
         if (k->family == TP_FAMILY_REF) ref = i;
-        if (!tp_family_runnable(k->family)) {
+        if ((k->family == TP_FAMILY_CUDA) != on_cuda) {
             add_note(skipped, sizeof skipped, k->name,
-                     family_built(k->family) ? "CPU lacks its features" : "not built");
+                     on_cuda ? "host kernel, CUDA tensors" : "CUDA kernel, host tensors");
             continue;
         }
-        if (ctx->family != TP_FAMILY_AUTO && k->family != ctx->family) {
+        if (!tp_family_runnable(k->family)) {
+            add_note(skipped, sizeof skipped, k->name,
+                     !family_built(k->family)           ? "not built"
+                     : k->family == TP_FAMILY_CUDA ? "no usable CUDA GPU"
+                                                   : "CPU lacks its features");
+            continue;
+        }
+        if (!on_cuda && ctx->family != TP_FAMILY_AUTO && k->family != ctx->family) {
             add_note(skipped, sizeof skipped, k->name, "TPRIM_ISA forces another family");
             continue;
         }
@@ -183,6 +208,9 @@ tprim_status tp_dispatch(tprim_ctx *ctx, tprim_op op, const void *prob, const ch
         *variant = best;
         return TPRIM_OK;
     }
+    if (on_cuda)
+        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED, "%s %s: no CUDA kernel can run it (%s)", opname,
+                       what, skipped);
     if (ref >= 0 && ctx->family != TP_FAMILY_AUTO) {
         tp_log(ctx, TPRIM_LOG_INFO,
                "%s %s: forced family %s has no kernel for this call; running ref (skipped: %s)",
@@ -197,6 +225,14 @@ tprim_status tp_dispatch(tprim_ctx *ctx, tprim_op op, const void *prob, const ch
 tprim_status tp_run_kernel(tprim_ctx *ctx, tprim_op op, int variant, const void *prob)
 {
     const tp_kernel *k = tp_kernels(op)->k[variant];
+    if (k->run_device) {
+        tprim_status s = k->run_device(ctx, prob);
+        if (s != TPRIM_OK) return s;
+        ctx->calls[op][variant]++;
+        ctx->last[op] = variant;
+        ctx->err[0] = 0;
+        return TPRIM_OK;
+    }
     int nthreads = ctx->nthreads;
     if (nthreads > tp_pool_size(ctx->pool)) nthreads = tp_pool_size(ctx->pool);
     int ok = 1;

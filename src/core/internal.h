@@ -69,6 +69,7 @@ typedef enum tp_family {
     TP_FAMILY_AVX2,
     TP_FAMILY_AVX512,
     TP_FAMILY_NEON,
+    TP_FAMILY_CUDA, /* kernels for tensors in CUDA device memory */
     TP_FAMILY_COUNT_
 } tp_family;
 const char *tp_family_name(tp_family f);
@@ -89,6 +90,9 @@ typedef struct tp_kernel {
     size_t (*workspace)(const void *prob, int nthreads, int *ok);
     /* Run. Never fails: everything was checked and allocated before. */
     void (*run)(const void *prob, void *ws, tp_pool *pool, int nthreads);
+    /* Device kernels (family CUDA) instead: enqueue on the context's stream; may fail
+     * with a device error (message set through tp_fail). */
+    tprim_status (*run_device)(tprim_ctx *ctx, const void *prob);
     const void *impl; /* kernel-specific table (micro-kernels) */
 } tp_kernel;
 
@@ -115,6 +119,9 @@ struct tprim_ctx {
     tp_arena arena;
     size_t mem_held;  /* bytes in tp_mem_alloc buffers */
     size_t mem_peak;  /* most of arena.cap + mem_held at once */
+    void *cuda_stream;        /* CUstream for CUDA calls; NULL until first use or set */
+    int cuda_stream_owned;    /* 1: created by tprim, destroyed with the context */
+    int cuda_stream_dev;      /* device of an owned stream */
     char err[512];
 };
 /* Update the memory peak after the arena or a buffer grew. */
@@ -134,6 +141,12 @@ void tp_log(const tprim_ctx *ctx, tprim_log_level level, const char *fmt, ...) T
  */
 tprim_status tp_dispatch(tprim_ctx *ctx, tprim_op op, const void *prob, const char *what,
                          int *variant);
+/* The same for a problem whose tensors live on `device` (CUDA calls take only CUDA
+ * kernels, host calls only CPU kernels). */
+tprim_status tp_dispatch_dev(tprim_ctx *ctx, tprim_op op, const void *prob, const char *what,
+                             tprim_device_type device, int *variant);
+/* The CUDA stream of ctx for device dev, created on first use. */
+tprim_status tp_ctx_cuda_stream(tprim_ctx *ctx, int dev, void **stream);
 
 /* Allocate workspace, run the chosen kernel on the pool, count the call. */
 tprim_status tp_run_kernel(tprim_ctx *ctx, tprim_op op, int variant, const void *prob);

@@ -21,6 +21,9 @@ extern const tp_kernel tp_attn_neon_kernel, tp_attn_neon_kernel_bwd, tp_gemm_neo
 #else
 #define TP_N_NEON 0
 #endif
+#ifdef TPRIM_HAVE_CUDA
+extern const tp_kernel tp_attn_cuda_kernel, tp_attn_cuda_simt_kernel;
+#endif
 /* the number of SIMD variants built for this target */
 #define TP_N_SIMD (TP_N_AVX2 + TP_N_AVX512 + TP_N_NEON)
 
@@ -44,8 +47,16 @@ extern const tp_kernel tp_attn_neon_kernel, tp_attn_neon_kernel_bwd, tp_gemm_neo
     static const tp_kernel_table name = {                                                  \
         .count = 1 + TP_N_SIMD, .k = {&ref, TP_AVX2_(avx2) TP_AVX512_(avx512) TP_NEON_(neon)}}
 
+#ifdef TPRIM_HAVE_CUDA
+/* attention also has the CUDA kernels, taken only for CUDA tensors */
+static const tp_kernel_table attention_table = {
+    .count = 3 + TP_N_SIMD,
+    .k = {&tp_attn_ref_kernel, TP_AVX2_(tp_attn_avx2_kernel) TP_AVX512_(tp_attn_avx512_kernel)
+              TP_NEON_(tp_attn_neon_kernel) & tp_attn_cuda_kernel, &tp_attn_cuda_simt_kernel}};
+#else
 TP_TABLE(attention_table, tp_attn_ref_kernel, tp_attn_avx2_kernel, tp_attn_avx512_kernel,
          tp_attn_neon_kernel);
+#endif
 TP_TABLE(attention_backward_table, tp_attn_bwd_ref_kernel, tp_attn_avx2_kernel_bwd,
          tp_attn_avx512_kernel_bwd, tp_attn_neon_kernel_bwd);
 /* TPRIM_OP_LINEAR: tprim_linear and every tp_gemm call inside the library */

@@ -82,14 +82,29 @@ tprim_status tp_check_same_shape(tprim_ctx *ctx, const char *name, const tprim_t
     return TPRIM_OK;
 }
 
+/* An operand of attention: checked like any tensor, CUDA allowed, and on q's device. */
+static tprim_status check_on(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
+                             const tprim_tensor *q)
+{
+    TRY(tp_check_tensor_dev(ctx, name, t, 1));
+    if (t != q && (t->device != q->device ||
+                   (t->device == TPRIM_DEVICE_CUDA && t->device_id != q->device_id)))
+        return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
+                       "%s is on %s %d but q is on %s %d: every tensor of a call must be on one "
+                       "device",
+                       name, t->device == TPRIM_DEVICE_CUDA ? "cuda" : "cpu", (int)t->device_id,
+                       q->device == TPRIM_DEVICE_CUDA ? "cuda" : "cpu", (int)q->device_id);
+    return TPRIM_OK;
+}
+
 tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_tensor *k,
                            const tprim_tensor *v, const tprim_tensor *out,
                            const tprim_attn_params *pa, int with_lse, tp_attn_problem *p)
 {
-    TRY(tp_check_tensor(ctx, "q", q));
-    TRY(tp_check_tensor(ctx, "k", k));
-    TRY(tp_check_tensor(ctx, "v", v));
-    TRY(tp_check_tensor(ctx, "out", out));
+    TRY(check_on(ctx, "q", q, q));
+    TRY(check_on(ctx, "k", k, q));
+    TRY(check_on(ctx, "v", v, q));
+    TRY(check_on(ctx, "out", out, q));
     TRY(tp_check_no_broadcast(ctx, "out", out));
     int r = q->rank;
     if (r < 3)
@@ -154,6 +169,8 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     p->wl = TP_UNBOUNDED;
     p->wr = TP_UNBOUNDED;
     p->memory = (int32_t)ctx->memory;
+    p->device = q->device;
+    p->device_id = q->device == TPRIM_DEVICE_CUDA ? q->device_id : 0;
     if (!pa) return TPRIM_OK;
 
     if (!isfinite(pa->scale))
@@ -186,7 +203,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
         const tprim_tensor *b = pa->bias[bi];
         if (!b) continue;
         const char *bn = bi == 0 ? "bias[0]" : "bias[1]";
-        TRY(tp_check_tensor(ctx, bn, b));
+        TRY(check_on(ctx, bn, b, q));
         if (b->dtype != TPRIM_F32 && b->dtype != q->dtype)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "%s is %s: a bias is f32 or the dtype of q (%s)",
                            bn, tprim_dtype_name(b->dtype), tprim_dtype_name(q->dtype));
@@ -196,7 +213,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     }
     if (pa->alibi_slopes) {
         const tprim_tensor *a = pa->alibi_slopes;
-        TRY(tp_check_tensor(ctx, "alibi_slopes", a));
+        TRY(check_on(ctx, "alibi_slopes", a, q));
         if (a->dtype != TPRIM_F32)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "alibi_slopes is %s: it must be f32",
                            tprim_dtype_name(a->dtype));
@@ -209,7 +226,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     }
     if (pa->key_mask) {
         const tprim_tensor *km = pa->key_mask;
-        TRY(tp_check_tensor(ctx, "key_mask", km));
+        TRY(check_on(ctx, "key_mask", km, q));
         if (km->dtype != TPRIM_BOOL)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "key_mask is %s: it must be bool",
                            tprim_dtype_name(km->dtype));
@@ -226,7 +243,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     }
     if (pa->key_lens) {
         const tprim_tensor *kl = pa->key_lens;
-        TRY(tp_check_tensor(ctx, "key_lens", kl));
+        TRY(check_on(ctx, "key_lens", kl, q));
         if (kl->dtype != TPRIM_I32 && kl->dtype != TPRIM_I64)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "key_lens is %s: it must be i32 or i64",
                            tprim_dtype_name(kl->dtype));
@@ -256,7 +273,9 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
                            (int)kl->rank, nbd);
         }
         p->has_klen = 1;
-        for (int64_t b = 0; b < p->nbatch; b++) {
+        /* on the host every entry is checked; device-resident key_lens are not read back
+         * (that would cost a synchronisation per call): the CUDA kernels clamp them */
+        for (int64_t b = 0; p->device == TPRIM_DEVICE_CPU && b < p->nbatch; b++) {
             int64_t len = tp_key_len(p, b);
             if (len < 0 || len > p->Sk)
                 return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
@@ -266,7 +285,7 @@ tprim_status tp_attn_build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_te
     }
     if (pa->lse && with_lse) {
         const tprim_tensor *l = pa->lse;
-        TRY(tp_check_tensor(ctx, "lse", l));
+        TRY(check_on(ctx, "lse", l, q));
         TRY(tp_check_no_broadcast(ctx, "lse", l));
         if (l->dtype != TPRIM_F32)
             return tp_fail(ctx, TPRIM_ERR_DTYPE, "lse is %s: it must be f32",
@@ -293,11 +312,11 @@ tprim_status tprim_attention(tprim_ctx *ctx, const tprim_tensor *q, const tprim_
     TRY(tp_attn_build(ctx, q, k, v, out, params, 1, &p));
     char what[160] = "";
     if (ctx->log_level >= TPRIM_LOG_DEBUG || ctx->pinned[TPRIM_OP_ATTENTION] >= 0)
-        snprintf(what, sizeof what, "%s B=%lld Hq=%lld Hkv=%lld Sq=%lld Sk=%lld D=%lld Dv=%lld%s%s",
-                 tprim_dtype_name(p.dtype), (long long)p.nbatch, (long long)p.Hq,
+        snprintf(what, sizeof what, "%s%s B=%lld Hq=%lld Hkv=%lld Sq=%lld Sk=%lld D=%lld Dv=%lld%s%s",
+                 p.device == TPRIM_DEVICE_CUDA ? "cuda " : "", tprim_dtype_name(p.dtype), (long long)p.nbatch, (long long)p.Hq,
                  (long long)p.Hkv, (long long)p.Sq, (long long)p.Sk, (long long)p.D,
                  (long long)p.Dv, p.wr == 0 ? " causal" : "", p.nbias ? " bias" : "");
     int variant;
-    TRY(tp_dispatch(ctx, TPRIM_OP_ATTENTION, &p, what, &variant));
+    TRY(tp_dispatch_dev(ctx, TPRIM_OP_ATTENTION, &p, what, p.device, &variant));
     return tp_run_kernel(ctx, TPRIM_OP_ATTENTION, variant, &p);
 }

@@ -44,6 +44,8 @@ typedef struct tp_attn_problem {
     float softcap;     /* 0 = off */
     int64_t wl, wr;    /* window edges (>= 0 or TP_UNBOUNDED); causal folded into wr */
     int32_t memory;    /* tprim_memory_mode of the calling context */
+    int32_t device;    /* tprim_device_type of every tensor of the call */
+    int32_t device_id; /* the GPU for TPRIM_DEVICE_CUDA */
     /* backward only (tprim_attention_backward) */
     tp_operand dout;   /* [b, Hq, Sq, Dv] dtype */
     tp_operand lse_in; /* f32 [b, Hq, Sq] from the forward call */

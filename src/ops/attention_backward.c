@@ -29,6 +29,10 @@ static tprim_status build(tprim_ctx *ctx, const tprim_tensor *q, const tprim_ten
                           const tprim_attn_grads *g, tp_attn_problem *p)
 {
     TRY(tp_attn_build(ctx, q, k, v, out, pa, 0, p));
+    if (p->device != TPRIM_DEVICE_CPU)
+        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
+                       "q is a CUDA tensor: tprim_attention_backward runs on the CPU only in this "
+                       "version");
     const int r = q->rank, nbd = r - 3;
     TRY(check_grad(ctx, "dout", dout, "out", out, q->dtype));
     if (!lse) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "lse is NULL");

@@ -3,11 +3,28 @@
 
 tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t)
 {
+    return tp_check_tensor_dev(ctx, name, t, 0);
+}
+
+tprim_status tp_check_tensor_dev(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
+                                 int allow_cuda)
+{
     if (!t) return tp_fail(ctx, TPRIM_ERR_NULL_POINTER, "%s is NULL", name);
+#ifdef TPRIM_HAVE_CUDA
+    if (t->device == TPRIM_DEVICE_CUDA && !allow_cuda)
+        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
+                       "%s is a CUDA tensor: this op runs on the CPU only (pass host tensors)",
+                       name);
+    if (t->device == TPRIM_DEVICE_CUDA && t->device_id < 0)
+        return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "%s has device_id %d: must be >= 0",
+                       name, (int)t->device_id);
+#else
+    (void)allow_cuda;
     if (t->device == TPRIM_DEVICE_CUDA)
         return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
                        "%s is a CUDA tensor but this build has no CUDA backend", name);
-    if (t->device != TPRIM_DEVICE_CPU)
+#endif
+    if (t->device != TPRIM_DEVICE_CPU && t->device != TPRIM_DEVICE_CUDA)
         return tp_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "%s has device type %d: not a device",
                        name, (int)t->device);
     if (t->rank < 0 || t->rank > TPRIM_MAX_RANK)

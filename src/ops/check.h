@@ -8,6 +8,9 @@
 /* Present, on the CPU, rank 0..TPRIM_MAX_RANK, a known dtype, sizes >= 0, an element
  * count and a byte extent of its strides that fit in int64, and data unless empty. */
 tprim_status tp_check_tensor(tprim_ctx *ctx, const char *name, const tprim_tensor *t);
+/* The same, also accepting CUDA tensors when allow_cuda and the build has CUDA. */
+tprim_status tp_check_tensor_dev(tprim_ctx *ctx, const char *name, const tprim_tensor *t,
+                                 int allow_cuda);
 
 /* An output view must not write one element twice: no stride 0 over a dim of size > 1. */
 tprim_status tp_check_no_broadcast(tprim_ctx *ctx, const char *name, const tprim_tensor *t);

@@ -1,0 +1,171 @@
+/* attention_cuda.c -- the CUDA attention kernels as dispatch sees them: what each
+ * accepts, and the launch (problem -> tp_cu_attn, tile configuration, grid, stream).
+ *
+ * Tile configuration of the tensor-core kernel, per padded head size kD (the smallest
+ * of 32, 64, 96, 128, 256 that holds max(D, Dv)), chosen here and only here:
+ *   kD <= 128: 128 query rows per block (8 warps x 16 rows), 64 keys per tile. The
+ *              O accumulator is kD/2 registers a thread, Q stays in registers; K and
+ *              V tiles double-buffered: (128 + 4 x 64) x (kD + 8) x 2 bytes of shared
+ *              memory (104 KiB at kD = 128: two blocks fit on an sm_90 SM only below
+ *              that, so kD = 128 runs one 8-warp block per SM, kD <= 64 two).
+ *   kD = 256:  64 rows (4 warps), 32 keys: O alone is 128 registers a thread, so Q is
+ *              read from shared memory at each use instead of being held.
+ * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
+ * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
+ * the blocks in flight together read the same bias tile from L2. */
+#include "cuda_attn.h"
+#include "cuda_driver.h"
+
+#include "../ops/attention.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct mma_cfg {
+    int kd, bm, bn, warps;
+} mma_cfg;
+
+static const mma_cfg g_cfgs[] = {
+    {32, 128, 64, 8}, {64, 128, 64, 8}, {96, 128, 64, 8}, {128, 128, 64, 8}, {256, 64, 32, 4},
+};
+
+static const mma_cfg *pick_cfg(const tp_attn_problem *p)
+{
+    int64_t need = p->D > p->Dv ? p->D : p->Dv;
+    for (size_t i = 0; i < sizeof g_cfgs / sizeof g_cfgs[0]; i++)
+        if (need <= g_cfgs[i].kd) return &g_cfgs[i];
+    return NULL;
+}
+
+static const char *cuda_common_accepts(const tp_attn_problem *p)
+{
+    if (p->device != TPRIM_DEVICE_CUDA) return "the tensors are in host memory";
+    return NULL;
+}
+
+static const char *mma_accepts(const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    const char *why = cuda_common_accepts(p);
+    if (why) return why;
+    if (p->dtype != TPRIM_BF16 && p->dtype != TPRIM_F16)
+        return "f32 inputs (the tensor-core kernel takes bf16 and f16)";
+    if (!pick_cfg(p)) return "D or Dv > 256";
+    int arch = tp_cu_arch(p->device_id);
+    if (arch && arch < 80) return "the GPU is older than sm_80";
+    return NULL;
+}
+
+static const char *simt_accepts(const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    const char *why = cuda_common_accepts(p);
+    if (why) return why;
+    /* the q row, the output row and 32 probabilities of 4 warps in 48 KiB */
+    if ((p->D + p->Dv + 32) * 4 * 4 > 48 * 1024) return "D + Dv > 3000";
+    return NULL;
+}
+
+static int is_vec(const tp_operand *o, int64_t es)
+{
+    if (o->sj != 1 || ((uintptr_t)o->data % 16) != 0) return 0;
+    const int64_t s[5] = {o->sb[0], o->sb[1], o->sb[2], o->sh, o->si};
+    for (int i = 0; i < 5; i++)
+        if ((s[i] * es) % 16 != 0) return 0;
+    return 1;
+}
+
+static void put_op(tp_cu_op *d, const tp_operand *o)
+{
+    d->data = o->data;
+    for (int i = 0; i < 3; i++) d->sb[i] = o->sb[i];
+    d->sh = o->sh;
+    d->si = o->si;
+    d->sj = o->sj;
+    d->dtype = (int32_t)o->dtype;
+    d->vec = is_vec(o, (int64_t)tprim_dtype_size(o->dtype));
+}
+
+static void to_cu(const tp_attn_problem *p, tp_cu_attn *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < 3; i++) a->bdim[i] = p->bdim[i];
+    a->nbatch = p->nbatch;
+    a->Hq = p->Hq, a->Hkv = p->Hkv, a->G = p->G;
+    a->Sq = p->Sq, a->Sk = p->Sk, a->D = p->D, a->Dv = p->Dv;
+    a->wl = p->wl, a->wr = p->wr;
+    a->scale = p->scale, a->softcap = p->softcap;
+    a->dtype = (int32_t)p->dtype;
+    a->nbias = p->nbias, a->has_alibi = p->has_alibi, a->has_klen = p->has_klen;
+    a->has_kmask = p->has_kmask, a->has_lse = p->has_lse;
+    a->batch_inner = tp_attn_shared_bias(p);
+    put_op(&a->q, &p->q), put_op(&a->k, &p->k), put_op(&a->v, &p->v), put_op(&a->out, &p->out);
+    for (int x = 0; x < p->nbias; x++) put_op(&a->bias[x], &p->bias[x]);
+    if (p->has_alibi) put_op(&a->alibi, &p->alibi);
+    if (p->has_klen) put_op(&a->klen, &p->klen);
+    if (p->has_kmask) put_op(&a->kmask, &p->kmask);
+    if (p->has_lse) put_op(&a->lse, &p->lse);
+}
+
+static tprim_status launch(tprim_ctx *ctx, const tp_attn_problem *p, const char *name,
+                           int64_t blocks, unsigned threads, size_t smem, tp_cu_attn *a)
+{
+    if (blocks == 0) return TPRIM_OK;
+    if (blocks > 0x7fffffffLL)
+        return tp_fail(ctx, TPRIM_ERR_UNSUPPORTED,
+                       "%lld thread blocks: more than one CUDA launch takes (2^31 - 1)",
+                       (long long)blocks);
+    void *stream;
+    tprim_status s = tp_ctx_cuda_stream(ctx, p->device_id, &stream);
+    if (s != TPRIM_OK) return s;
+    char msg[256];
+    const unsigned grid[3] = {(unsigned)blocks, 1, 1}, block[3] = {threads, 1, 1};
+    void *args[1] = {a};
+    s = tp_cu_launch(p->device_id, name, grid, block, smem, stream, args, msg, sizeof msg);
+    if (s != TPRIM_OK) return tp_fail(ctx, s, "attention on cuda:%d: %s", (int)p->device_id, msg);
+    return TPRIM_OK;
+}
+
+static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    const mma_cfg *c = pick_cfg(p);
+    tp_cu_attn a;
+    to_cu(p, &a);
+    const int feat = p->nbias || p->has_alibi || p->softcap > 0.0f || p->has_kmask;
+    char name[64];
+    snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16",
+             c->kd, feat);
+    a.n_qtiles = (int32_t)((p->Sq + c->bm - 1) / c->bm);
+    const int64_t blocks = (int64_t)a.n_qtiles * p->Hq * p->nbatch;
+    const size_t smem = (size_t)(c->bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
+    tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s",
+           name, (long long)blocks, c->warps * 32, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
+    return launch(ctx, p, name, blocks, (unsigned)c->warps * 32, smem, &a);
+}
+
+static tprim_status simt_run(tprim_ctx *ctx, const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    tp_cu_attn a;
+    to_cu(p, &a);
+    const int64_t blocks = (p->Sq + 3) / 4 * p->Hq * p->nbatch;
+    const size_t smem = (size_t)(p->D + p->Dv + 32) * 4 * 4;
+    return launch(ctx, p, "tp_attn_simt", blocks, 128, smem, &a);
+}
+
+const tp_kernel tp_attn_cuda_kernel = {
+    .name = "cuda",
+    .family = TP_FAMILY_CUDA,
+    .priority = 20,
+    .accepts = mma_accepts,
+    .run_device = mma_run,
+};
+
+const tp_kernel tp_attn_cuda_simt_kernel = {
+    .name = "cuda_simt",
+    .family = TP_FAMILY_CUDA,
+    .priority = 10,
+    .accepts = simt_accepts,
+    .run_device = simt_run,
+};

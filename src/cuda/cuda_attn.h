@@ -1,0 +1,39 @@
+/* cuda_attn.h -- the attention problem as the CUDA kernels take it: a plain struct of
+ * fixed-size fields, passed by value as the kernel's only parameter. Built from the
+ * front-end's tp_attn_problem by attention_cuda.c; read by the .cu kernels. Shared by
+ * C and CUDA C++, so it holds nothing but integers, floats and pointers. */
+#ifndef TPRIM_CUDA_ATTN_H
+#define TPRIM_CUDA_ATTN_H
+
+#include <stdint.h>
+
+/* dtype codes: the values of tprim_dtype */
+#define TP_CU_F32 0
+#define TP_CU_BF16 1
+#define TP_CU_F16 2
+#define TP_CU_I32 4
+#define TP_CU_I64 5
+
+typedef struct tp_cu_op {
+    const void *data;   /* element (0, 0, 0, 0) */
+    int64_t sb[3];      /* batch strides (elements), 0 where broadcast */
+    int64_t sh, si, sj; /* head, row, column strides */
+    int32_t dtype;
+    int32_t vec;        /* 1: column stride 1 and every row starts on 16 bytes */
+} tp_cu_op;
+
+typedef struct tp_cu_attn {
+    int64_t bdim[3];          /* batch dims, 1-padded at the front */
+    int64_t nbatch, Hq, Hkv, G, Sq, Sk, D, Dv;
+    int64_t wl, wr;           /* window edges, >= 2^60 when unbounded; causal folded in */
+    float scale, softcap;     /* softcap 0 = off */
+    int32_t dtype;            /* of q, k, v, out */
+    int32_t nbias, has_alibi, has_klen, has_kmask, has_lse;
+    int32_t batch_inner;      /* 1: blocks of one (q tile, head) run over the batch together */
+    int32_t n_qtiles;         /* query tiles per (batch, head) for the chosen kernel */
+    tp_cu_op q, k, v, out, bias[2], alibi, klen, kmask, lse;
+} tp_cu_attn;
+
+#define TP_CU_UNBOUNDED ((int64_t)1 << 60)
+
+#endif

@@ -19,6 +19,10 @@ typedef struct attn_set {
     tprim_attn_params pa;
 } attn_set;
 
+/* Host inputs of a shape in dtype dt (random, never zeros; biases f32), and free. */
+void attn_set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t seed);
+void attn_set_free(attn_set *st);
+
 /* Read one element of dtype dt. */
 static inline float ab_load(const void *p, int64_t i, tprim_dtype dt)
 {

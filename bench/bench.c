@@ -134,6 +134,10 @@ static void print_table(const bench_run *b)
     printf("peak %.1f GFLOP/s (%s probe), memory %.1f GB/s, %d threads, %s\n",
            b->machine->peak.gflops, b->machine->peak.isa, b->machine->bw.gbps, b->threads,
            b->machine->date);
+    if (b->cuda)
+        printf("gpu cuda:0: copy %.0f GB/s (measured, read + write); matrix rate %s; %%peak is of "
+               "that rate\n",
+               b->gpu_gbps, b->gpu_tflops > 0 ? "given by --gpu-peak" : "unknown (pass --gpu-peak)");
 }
 
 static void write_json(const bench_run *b, FILE *f)
@@ -142,6 +146,13 @@ static void write_json(const bench_run *b, FILE *f)
     json_init(&w, f);
     json_obj_begin(&w, NULL);
     machine_json(&w, "machine", b->machine);
+    if (b->cuda) {
+        json_obj_begin(&w, "gpu");
+        json_str(&w, "device", "cuda:0");
+        json_num(&w, "copy_gbps", b->gpu_gbps);
+        json_num(&w, "mma_tflops", b->gpu_tflops > 0 ? b->gpu_tflops : NAN);
+        json_obj_end(&w);
+    }
     json_arr_begin(&w, "records");
     for (int i = 0; i < b->nrec; i++) {
         const bench_record *r = &b->recs[i];
@@ -191,15 +202,22 @@ static const struct {
 int cmd_bench(int argc, char **argv)
 {
     const char *suite = "attention", *json_path = NULL, *filter = NULL;
-    int threads = 0, quick = 0;
+    int threads = 0, quick = 0, cuda = 0;
+    double gpu_peak = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc) suite = argv[++i];
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) json_path = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0) quick = 1;
         else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) filter = argv[++i];
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && strcmp(argv[i + 1], "cpu") == 0) i++;
+        else if (strcmp(argv[i], "--device") == 0 && i + 1 < argc && strcmp(argv[i + 1], "cuda") == 0) {
+            cuda = 1;
+            i++;
+        } else if (strcmp(argv[i], "--gpu-peak") == 0 && i + 1 < argc) gpu_peak = atof(argv[++i]);
         else {
             fprintf(stderr, "usage: tprim bench [--suite NAME|all] [--json FILE] [--threads N] [--quick] [--filter TEXT]\n"
+                            "                   [--device cpu|cuda] [--gpu-peak TFLOPS (the GPU's matrix rate, for %%peak)]\n"
                             "suites: all");
             for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
                 fprintf(stderr, ", %s", suites[s].name);
@@ -227,6 +245,8 @@ int cmd_bench(int argc, char **argv)
     b.threads = tprim_ctx_num_threads(b.ctx);
     b.quick = quick;
     b.filter = filter;
+    b.cuda = cuda;
+    b.gpu_tflops = gpu_peak;
     machine_info m;
     fprintf(stderr, "measuring the machine (fp32 peak, memory bandwidth) ...");
     fflush(stderr);
@@ -235,14 +255,18 @@ int cmd_bench(int argc, char **argv)
     machine_print(stdout, &m);
     fflush(stdout);
     int rc = 0;
-    for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
-        if (strcmp(suite, "all") == 0 || strcmp(suite, suites[s].name) == 0) rc |= suites[s].fn(&b);
-    /* The machine is shared: take the better of the probes before and after the suites
-     * as the peak, and express every result against it. */
-    fprintf(stderr, "\r\033[Kmeasuring the fp32 peak again ...");
-    probe_peak again = probe_fp32_peak(b.threads);
-    if (again.gflops > m.peak.gflops) m.peak = again;
-    for (int i = 0; i < b.nrec; i++) b.recs[i].peak_frac = b.recs[i].gflops / m.peak.gflops;
+    if (cuda) {
+        rc = suite_cuda(&b, suite);
+    } else {
+        for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++)
+            if (strcmp(suite, "all") == 0 || strcmp(suite, suites[s].name) == 0) rc |= suites[s].fn(&b);
+        /* The machine is shared: take the better of the probes before and after the
+         * suites as the peak, and express every result against it. */
+        fprintf(stderr, "\r\033[Kmeasuring the fp32 peak again ...");
+        probe_peak again = probe_fp32_peak(b.threads);
+        if (again.gflops > m.peak.gflops) m.peak = again;
+        for (int i = 0; i < b.nrec; i++) b.recs[i].peak_frac = b.recs[i].gflops / m.peak.gflops;
+    }
     fprintf(stderr, "\r\033[K");
     print_table(&b);
     if (json_path) {

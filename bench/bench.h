@@ -41,6 +41,9 @@ typedef struct bench_run {
     int threads;
     int quick;
     const char *filter;      /* run only cases whose name contains it (NULL: all) */
+    int cuda;                /* --device cuda */
+    double gpu_tflops;       /* --gpu-peak: the GPU's measured matrix rate (0: unknown) */
+    double gpu_gbps;         /* device-to-device copy bandwidth measured by the suite */
     const machine_info *machine;
     bench_record *recs;
     int nrec, cap;
@@ -69,5 +72,7 @@ static inline int bench_selected(const bench_run *b, const char *name)
 int suite_attention(bench_run *b);
 int suite_evoformer(bench_run *b);
 int suite_evoformer_module(bench_run *b);
+/* `tprim bench --device cuda`: the attention and evoformer shapes on the GPU */
+int suite_cuda(bench_run *b, const char *suite);
 
 #endif

@@ -25,7 +25,7 @@ static double visible_pairs(const attn_shape *sh)
     return sh->causal ? (double)sh->S * (double)(sh->S + 1) / 2 : (double)sh->S * (double)sh->S;
 }
 
-static void set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t seed)
+void attn_set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t seed)
 {
     memset(st, 0, sizeof *st);
     size_t es = tprim_dtype_size(dt);
@@ -58,7 +58,7 @@ static void set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64
     }
 }
 
-static void set_free(attn_set *st)
+void attn_set_free(attn_set *st)
 {
     free(st->q);
     free(st->k);
@@ -132,7 +132,7 @@ int suite_attention(bench_run *b)
             int nsets = (int)ceil(2.0 * (double)b->machine->hw.l3_bytes / set_bytes);
             nsets = nsets < 1 ? 1 : nsets > 4 ? 4 : nsets;
             attn_set sets[4];
-            for (int s = 0; s < nsets; s++) set_alloc(&sets[s], sh, dt, (uint64_t)(si * 10 + di * 100 + s));
+            for (int s = 0; s < nsets; s++) attn_set_alloc(&sets[s], sh, dt, (uint64_t)(si * 10 + di * 100 + s));
 
             /* tprim */
             run_arg ra = {b, sets, nsets, TPRIM_OK};
@@ -183,7 +183,7 @@ int suite_attention(bench_run *b)
             if (!isnan(r.ms)) r.speedup = nms / r.ms;
             bench_add(b, &r);
             bench_add(b, &n);
-            for (int s = 0; s < nsets; s++) set_free(&sets[s]);
+            for (int s = 0; s < nsets; s++) attn_set_free(&sets[s]);
         }
     return rc;
 }

@@ -46,6 +46,13 @@ void attn_case_str(const attn_case *c, char *buf, size_t n);
 double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const char *label,
                      unsigned char **out_copy, size_t *out_bytes);
 
+/* When set, attn_case_run mirrors every tensor in CUDA memory (device 0) and runs the
+ * call there (tests/test_cuda.c). */
+extern int g_attn_cuda;
+
+/* The table of forward cases (test_attention.c); returns how many were written. */
+int attn_build_cases(attn_case *cs, int cap);
+
 /* Tolerance of the relative error for a dtype. */
 double attn_tol(tprim_dtype dt);
 

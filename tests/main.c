@@ -13,6 +13,7 @@ void suite_evoformer(void);
 void suite_linear(void);
 void suite_linear_errors(void);
 void suite_gemm(void);
+void suite_cuda(void);
 
 static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"api", suite_api},
@@ -23,6 +24,7 @@ static const struct { const char *name; void (*fn)(void); } suites[] = {
     {"linear", suite_linear},
     {"linear_errors", suite_linear_errors},
     {"gemm", suite_gemm},
+    {"cuda", suite_cuda},
 };
 
 int main(int argc, char **argv)

@@ -24,7 +24,7 @@ static attn_case base_case(void)
 }
 
 /* The case table. Kept small enough to run under qemu and the sanitizers. */
-static int build_cases(attn_case *cs, int cap)
+int attn_build_cases(attn_case *cs, int cap)
 {
     int n = 0;
 #define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
@@ -206,7 +206,7 @@ static void check_determinism(tprim_ctx *ctx, const char *name)
 void suite_attention(void)
 {
     static attn_case cs[256];
-    int n = build_cases(cs, 256);
+    int n = attn_build_cases(cs, 256);
     tprim_ctx *ctx = NULL;
     if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return;
     int nk = tprim_kernel_count(TPRIM_OP_ATTENTION);
@@ -214,6 +214,7 @@ void suite_attention(void)
     for (int i = 0; i < nk; i++) {
         tprim_kernel_desc kd;
         tprim_kernel_get(TPRIM_OP_ATTENTION, i, &kd);
+        if (strcmp(kd.family, "cuda") == 0) continue; /* tests/test_cuda.c */
         if (!kd.runnable) {
             printf("  attention kernel %s: not runnable on this machine, skipped\n", kd.name);
             continue;
@@ -234,7 +235,7 @@ void suite_attention(void)
     for (int i = 0; i < nk; i++) {
         tprim_kernel_desc kd;
         tprim_kernel_get(TPRIM_OP_ATTENTION, i, &kd);
-        if (kd.runnable && kd.priority > best_prio) {
+        if (kd.runnable && strcmp(kd.family, "cuda") != 0 && kd.priority > best_prio) {
             best_prio = kd.priority;
             best = kd.name;
         }

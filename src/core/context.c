@@ -235,13 +235,16 @@ tprim_status tprim_ctx_set_cuda_stream(tprim_ctx *ctx, void *stream)
     if (!ctx) return TPRIM_ERR_NULL_POINTER;
 #ifdef TPRIM_HAVE_CUDA
     if (ctx->cuda_stream_owned) {
-        tprim_status s = tp_cu_stream_sync(ctx->cuda_stream, ctx->err, sizeof ctx->err);
+        tprim_status s =
+            tp_cu_stream_sync(ctx->cuda_stream_dev, ctx->cuda_stream, ctx->err, sizeof ctx->err);
         tp_cu_stream_destroy(ctx->cuda_stream);
         ctx->cuda_stream_owned = 0;
         ctx->cuda_stream = NULL;
         if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", ctx->err);
     }
     ctx->cuda_stream = stream;
+    ctx->cuda_stream_set = 1;
+    ctx->cuda_stream_used = 0;
     ctx->err[0] = 0;
     return TPRIM_OK;
 #else
@@ -255,7 +258,7 @@ void *tprim_ctx_cuda_stream(const tprim_ctx *ctx) { return ctx ? ctx->cuda_strea
 tprim_status tp_ctx_cuda_stream(tprim_ctx *ctx, int dev, void **stream)
 {
 #ifdef TPRIM_HAVE_CUDA
-    if (!ctx->cuda_stream) {
+    if (!ctx->cuda_stream && !ctx->cuda_stream_set) {
         char msg[256];
         tprim_status s = tp_cu_stream_create(dev, &ctx->cuda_stream, msg, sizeof msg);
         if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", msg);
@@ -268,6 +271,7 @@ tprim_status tp_ctx_cuda_stream(tprim_ctx *ctx, int dev, void **stream)
                        dev, ctx->cuda_stream_dev);
     }
     *stream = ctx->cuda_stream;
+    ctx->cuda_stream_used = 1;
     return TPRIM_OK;
 #else
     (void)dev;
@@ -281,8 +285,9 @@ tprim_status tprim_ctx_synchronize(tprim_ctx *ctx)
     if (!ctx) return TPRIM_ERR_NULL_POINTER;
 #ifdef TPRIM_HAVE_CUDA
     char msg[256];
-    if (ctx->cuda_stream || ctx->cuda_stream_owned || tp_cu_device_count() > 0) {
-        tprim_status s = tp_cu_stream_sync(ctx->cuda_stream, msg, sizeof msg);
+    if (ctx->cuda_stream_used) { /* else no CUDA work was ever enqueued through ctx */
+        tprim_status s = tp_cu_stream_sync(ctx->cuda_stream_owned ? ctx->cuda_stream_dev : 0,
+                                           ctx->cuda_stream, msg, sizeof msg);
         if (s != TPRIM_OK) return tp_fail(ctx, s, "%s", msg);
     }
 #endif

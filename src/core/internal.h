@@ -122,6 +122,8 @@ struct tprim_ctx {
     void *cuda_stream;        /* CUstream for CUDA calls; NULL until first use or set */
     int cuda_stream_owned;    /* 1: created by tprim, destroyed with the context */
     int cuda_stream_dev;      /* device of an owned stream */
+    int cuda_stream_set;      /* 1: the caller set the stream (NULL = legacy default) */
+    int cuda_stream_used;     /* 1: CUDA work was enqueued since the stream was chosen */
     char err[512];
 };
 /* Update the memory peak after the arena or a buffer grew. */

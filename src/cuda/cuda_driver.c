@@ -31,6 +31,7 @@ static struct {
     CUresult (*DeviceGetAttribute)(int *, int, CUdevice);
     CUresult (*DevicePrimaryCtxRetain)(CUcontext *, CUdevice);
     CUresult (*CtxSetCurrent)(CUcontext);
+    CUresult (*CtxSynchronize)(void);
     CUresult (*ModuleLoadData)(CUmodule *, const void *);
     CUresult (*ModuleGetFunction)(CUfunction *, CUmodule, const char *);
     CUresult (*FuncSetAttribute)(CUfunction, int, int);
@@ -102,6 +103,7 @@ static void load_driver(void)
     SYM(DeviceGetAttribute, "cuDeviceGetAttribute");
     SYM(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
     SYM(CtxSetCurrent, "cuCtxSetCurrent");
+    SYM(CtxSynchronize, "cuCtxSynchronize");
     SYM(ModuleLoadData, "cuModuleLoadData");
     SYM(ModuleGetFunction, "cuModuleGetFunction");
     SYM(FuncSetAttribute, "cuFuncSetAttribute");
@@ -262,9 +264,11 @@ void tp_cu_stream_destroy(void *stream)
     if (stream && g_count) cu.StreamDestroy((CUstream)stream);
 }
 
-tprim_status tp_cu_stream_sync(void *stream, char *err, size_t n)
+tprim_status tp_cu_stream_sync(int dev, void *stream, char *err, size_t n)
 {
     if (!g_count) return TPRIM_OK;
+    tprim_status s = tp_cu_use_device(dev, err, n);
+    if (s != TPRIM_OK) return s;
     CUresult r = cu.StreamSynchronize((CUstream)stream);
     return r ? fail(err, n, TPRIM_ERR_DEVICE, "cuStreamSynchronize", r) : TPRIM_OK;
 }
@@ -297,6 +301,7 @@ tprim_status tp_cu_memcpy(void *dst, const void *src, size_t bytes, int kind, ch
     CUresult r;
     if (kind == 0) r = cu.MemcpyHtoD((CUdeviceptr)(uintptr_t)dst, src, bytes);
     else if (kind == 1) r = cu.MemcpyDtoH(dst, (CUdeviceptr)(uintptr_t)src, bytes);
-    else r = cu.MemcpyDtoD((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes);
+    else if ((r = cu.MemcpyDtoD((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes)) == 0)
+        r = cu.CtxSynchronize(); /* device-to-device copies may return early: wait */
     return r ? fail(err, n, TPRIM_ERR_DEVICE, "cuMemcpy", r) : TPRIM_OK;
 }

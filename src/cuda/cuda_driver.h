@@ -36,7 +36,7 @@ int tp_cu_sm_count(int dev);
 
 tprim_status tp_cu_stream_create(int dev, void **stream, char *err, size_t n);
 void tp_cu_stream_destroy(void *stream);
-tprim_status tp_cu_stream_sync(void *stream, char *err, size_t n);
+tprim_status tp_cu_stream_sync(int dev, void *stream, char *err, size_t n);
 
 tprim_status tp_cu_malloc(int dev, size_t bytes, void **ptr, char *err, size_t n);
 void tp_cu_free(void *ptr);

@@ -1,0 +1,147 @@
+/* test_cuda.c -- the CUDA attention kernels against the float64 oracle, on the GPU.
+ * The whole forward case table of test_attention.c runs through each CUDA kernel: the
+ * tensor-core kernel ("cuda") in bf16 and f16 (every f32 case of the table is run in
+ * both), the f32 kernel ("cuda_simt") in the table's own dtypes, and the automatic
+ * choice; every tensor is mirrored in device memory with its guard bytes (attn_case.c),
+ * outputs are poisoned, and larger shapes exercise several query and key tiles, the
+ * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
+ * says so and checks only that CUDA tensors are refused cleanly. */
+#include "attn_case.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_gpu_cases(attn_case *cs, int n, int cap)
+{
+#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
+    attn_case c;
+    /* several query and key tiles, causal bottom-right with Sq < Sk, lse */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 4, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
+    c.dt = TPRIM_BF16, c.causal = 1, c.lse = 1;
+    ADD(c);
+    c.dt = TPRIM_F16, c.layout = LAYOUT_BSHD;
+    ADD(c);
+    /* D = 256 (the 4-warp configuration), Dv < D, padded strides (scalar loads) */
+    memset(&c, 0, sizeof c);
+    c.nbd = 0, c.Hq = 2, c.Hkv = 1, c.Sq = 150, c.Sk = 333, c.D = 256, c.Dv = 200;
+    c.dt = TPRIM_BF16, c.layout = LAYOUT_PADDED, c.lse = 1;
+    ADD(c);
+    /* triangle attention: [B, N] batch, mask bias over keys + pair bias shared over N */
+    memset(&c, 0, sizeof c);
+    c.nbd = 2, c.bd[0] = 1, c.bd[1] = 6, c.Hq = c.Hkv = 4, c.Sq = c.Sk = 200, c.D = c.Dv = 32;
+    c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.layout = LAYOUT_BSHD;
+    ADD(c);
+    c.dt = TPRIM_F16, c.bias[1] = BIAS_QTYPE_T, c.kmask = 2, c.lse = 1;
+    ADD(c);
+    /* GQA with a sliding window, ALiBi, soft-cap and key lengths */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 3, c.Hq = 8, c.Hkv = 2, c.Sq = 257, c.Sk = 257, c.D = c.Dv = 64;
+    c.dt = TPRIM_BF16, c.use_window = 1, c.wl = 70, c.wr = 5, c.alibi = 1, c.softcap = 20.0f;
+    c.klen = 3, c.lse = 1;
+    ADD(c);
+    /* D = 96 with -inf bias entries and a fully masked row */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 1, c.Sq = 140, c.Sk = 190, c.D = c.Dv = 96;
+    c.dt = TPRIM_F16, c.bias[0] = BIAS_NEG_INF, c.lse = 1, c.layout = LAYOUT_MIXED;
+    ADD(c);
+#undef ADD
+    return n;
+}
+
+static void run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
+{
+    char label[64];
+    snprintf(label, sizeof label, "cuda[%s]", kernel);
+    if (kernel) CHECK(tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, kernel) == TPRIM_OK, "pin %s: %s",
+                      kernel, tprim_ctx_last_error(ctx));
+    else tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, NULL);
+    double worst[3] = {0, 0, 0};
+    int ran = 0;
+    for (int i = 0; i < n; i++) {
+        double rel = attn_case_run(ctx, &cs[i], 5000 + (uint64_t)i, label, NULL, NULL);
+        if (rel >= 0) {
+            int w = cs[i].dt == TPRIM_F32 ? 0 : cs[i].dt == TPRIM_BF16 ? 1 : 2;
+            if (rel > worst[w]) worst[w] = rel;
+            ran++;
+        }
+    }
+    printf("  %-10s %d cases, worst relative error f32 %.2e, bf16 %.2e, f16 %.2e\n",
+           kernel ? kernel : "auto", ran, worst[0], worst[1], worst[2]);
+}
+
+static void check_refusals(tprim_ctx *ctx)
+{
+    /* host memory marked as CUDA must be refused before any kernel runs: backward and
+     * linear are CPU-only; a device_id with no GPU */
+    float buf[2 * 3 * 4] = {0};
+    int64_t sh[3] = {2, 3, 4};
+    tprim_tensor t;
+    tprim_tensor_init(&t, buf, TPRIM_F32, 3, sh, NULL);
+    t.device = TPRIM_DEVICE_CUDA;
+    t.device_id = 9999;
+    tprim_tensor o = t;
+    tprim_status st = tprim_attention(ctx, &t, &t, &t, &o, NULL);
+    CHECK(st == TPRIM_ERR_INVALID_ARGUMENT || st == TPRIM_ERR_UNSUPPORTED,
+          "device_id 9999: status %s (%s)", tprim_status_str(st), tprim_ctx_last_error(ctx));
+    t.device_id = 0;
+    o = t;
+    tprim_tensor lse;
+    int64_t lsh[2] = {2, 3};
+    tprim_tensor_init(&lse, buf, TPRIM_F32, 2, lsh, NULL);
+    lse.device = TPRIM_DEVICE_CUDA;
+    tprim_tensor dq = t, dk = t, dv = t;
+    tprim_attn_grads g = {&dq, &dk, &dv, {NULL, NULL}};
+    st = tprim_attention_backward(ctx, &t, &t, &t, &o, &o, &lse, NULL, &g);
+    CHECK(st == TPRIM_ERR_UNSUPPORTED && strstr(tprim_ctx_last_error(ctx), "CPU"),
+          "backward on CUDA tensors: status %s (%s)", tprim_status_str(st),
+          tprim_ctx_last_error(ctx));
+}
+
+void suite_cuda(void)
+{
+    tprim_ctx *ctx = NULL;
+    if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return;
+    if (tprim_cuda_device_count() == 0) {
+        printf("  no CUDA GPU on this machine: the GPU cases are skipped (they run on a GPU "
+               "machine through bench/gpu/run.sh)\n");
+        tprim_ctx_free(ctx);
+        return;
+    }
+    check_refusals(ctx);
+    static attn_case table[256], tc[600];
+    int n = attn_build_cases(table, 256);
+    /* tensor-core kernel: each case in bf16 and f16 */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        attn_case c = table[i];
+        if (c.dt == TPRIM_F32) {
+            c.dt = TPRIM_BF16;
+            tc[m++] = c;
+            c.dt = TPRIM_F16;
+        }
+        tc[m++] = c;
+    }
+    m = add_gpu_cases(tc, m, 600);
+    g_attn_cuda = 1;
+    run_cases(ctx, "cuda", tc, m);
+    int ns = add_gpu_cases(table, n, 256);
+    run_cases(ctx, "cuda_simt", table, ns);
+    run_cases(ctx, NULL, table, ns);
+    /* the automatic choice: the tensor-core kernel for bf16 */
+    attn_case c = tc[m - 1];
+    attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
+    const char *last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
+    CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f16 on CUDA: %s", last ? last : "-");
+    /* determinism: the same bits twice */
+    unsigned char *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &a, &na);
+    attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &b, &nb);
+    CHECK(a && b && na == nb && memcmp(a, b, na) == 0, "cuda: output bits differ between runs");
+    free(a);
+    free(b);
+    g_attn_cuda = 0;
+    tprim_ctx_free(ctx);
+}

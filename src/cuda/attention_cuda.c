@@ -2,14 +2,20 @@
  * accepts, and the launch (problem -> tp_cu_attn, tile configuration, grid, stream).
  *
  * Tile configuration of the tensor-core kernel, per padded head size kD (the smallest
- * of 32, 64, 96, 128, 256 that holds max(D, Dv)), chosen here and only here:
- *   kD <= 128: 128 query rows per block (8 warps x 16 rows), 64 keys per tile. The
- *              O accumulator is kD/2 registers a thread, Q stays in registers; K and
- *              V tiles double-buffered: (128 + 4 x 64) x (kD + 8) x 2 bytes of shared
- *              memory (104 KiB at kD = 128: two blocks fit on an sm_90 SM only below
- *              that, so kD = 128 runs one 8-warp block per SM, kD <= 64 two).
- *   kD = 256:  64 rows (4 warps), 32 keys: O alone is 128 registers a thread, so Q is
- *              read from shared memory at each use instead of being held.
+ * of 32, 64, 96, 128, 256 that holds max(D, Dv)) and path (plain, or full: biases,
+ * ALiBi, soft-cap, key mask), chosen here and only here (attention_mma_*.cu instantiate
+ * the same list):
+ *   plain, kD <= 128: 4 warps of 2 m-tiles (32 rows each, 128 rows a block), 64 keys a
+ *       tile. Each K/V fragment read from shared memory feeds two products: at one
+ *       m-tile a warp, one ldmatrix per two mma keeps the shared-memory port as busy
+ *       as the tensor cores (measured: 149 TFLOP/s at D = 128 on an H100). Q is held
+ *       in registers up to kD = 64; above, the O accumulator (kD registers a thread)
+ *       leaves no room and Q is read from shared memory at each k-step.
+ *   full, 64 <= kD <= 128: 8 warps of 1 m-tile (the per-tile bias registers do not fit
+ *       beside two m-tiles without spilling); kD = 32 keeps 2 m-tiles (the evoformer
+ *       shape, where the bias, not the products, sets the pace).
+ *   kD = 256: 4 warps of 1 m-tile, 32 keys a tile (O alone is 128 registers a thread).
+ * Shared memory: (rows + 4 x keys) x (kD + 8) x 2 bytes (Q, double-buffered K and V).
  * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
  * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
  * the blocks in flight together read the same bias tile from L2. */
@@ -22,18 +28,26 @@
 #include <string.h>
 
 typedef struct mma_cfg {
-    int kd, bm, bn, warps;
+    int kd, feat, mt, bn, warps; /* rows per block = warps x 16 x mt */
 } mma_cfg;
 
 static const mma_cfg g_cfgs[] = {
-    {32, 128, 64, 8}, {64, 128, 64, 8}, {96, 128, 64, 8}, {128, 128, 64, 8}, {256, 64, 32, 4},
+    {32, 0, 2, 64, 4},  {32, 1, 2, 64, 4},  {64, 0, 2, 64, 4},  {64, 1, 1, 64, 8},
+    {96, 0, 2, 64, 4},  {96, 1, 1, 64, 8},  {128, 0, 2, 64, 4}, {128, 1, 1, 64, 8},
+    {256, 0, 1, 32, 4}, {256, 1, 1, 32, 4},
 };
+
+static int needs_full(const tp_attn_problem *p)
+{
+    return p->nbias || p->has_alibi || p->softcap > 0.0f || p->has_kmask;
+}
 
 static const mma_cfg *pick_cfg(const tp_attn_problem *p)
 {
     int64_t need = p->D > p->Dv ? p->D : p->Dv;
+    int feat = needs_full(p);
     for (size_t i = 0; i < sizeof g_cfgs / sizeof g_cfgs[0]; i++)
-        if (need <= g_cfgs[i].kd) return &g_cfgs[i];
+        if (need <= g_cfgs[i].kd && g_cfgs[i].feat == feat) return &g_cfgs[i];
     return NULL;
 }
 
@@ -132,13 +146,13 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     const mma_cfg *c = pick_cfg(p);
     tp_cu_attn a;
     to_cu(p, &a);
-    const int feat = p->nbias || p->has_alibi || p->softcap > 0.0f || p->has_kmask;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16",
-             c->kd, feat);
-    a.n_qtiles = (int32_t)((p->Sq + c->bm - 1) / c->bm);
+             c->kd, c->feat);
+    const int bm = c->warps * 16 * c->mt;
+    a.n_qtiles = (int32_t)((p->Sq + bm - 1) / bm);
     const int64_t blocks = (int64_t)a.n_qtiles * p->Hq * p->nbatch;
-    const size_t smem = (size_t)(c->bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
+    const size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s",
            name, (long long)blocks, c->warps * 32, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)c->warps * 32, smem, &a);

@@ -122,18 +122,38 @@ __device__ __forceinline__ void tp_load_tile(T *dst, const T *base, const tp_cu_
     }
 }
 
-template <typename T, int kD, int kBM, int kBN, int kWarps, bool kQReg, int kFeat>
+/* 2^x on the special-function unit (max relative error 2^-22; results below 2^-126
+ * flush to 0, which only drops probabilities that are 0 at f32 precision anyway). */
+__device__ __forceinline__ float tp_ex2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+#define TP_LN2 0.6931471805599453f
+
+/*
+ * kM m-tiles (16 rows each) per warp: every K and V fragment read from shared memory
+ * feeds kM products, so shared-memory traffic per product falls as kM grows (at kM = 1
+ * one ldmatrix per two mma saturates the shared-memory port before the tensor cores).
+ * Logits are kept in log2 units (scaled by log2 e) from the start, so the softmax needs
+ * one subtraction and one ex2 per element, and a large |logit| (a -1e9 mask bias) never
+ * meets a separately rounded max*log2e.
+ */
+template <typename T, int kD, int kM, int kBN, int kWarps, bool kQReg, int kFeat>
 __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 {
     typedef tp_mma_type<T> M;
-    constexpr int kS = kD + 8;        /* padded shared row, elements */
+    constexpr int kBM = kWarps * 16 * kM; /* query rows per block */
+    constexpr int kS = kD + 8;            /* padded shared row, elements */
     constexpr int kThreads = kWarps * 32;
-    constexpr int kNT = kBN / 8;      /* n-tiles of S per warp */
-    constexpr int kKS = kD / 16;      /* k-steps of Q K^T */
-    constexpr int kDT = kD / 8;       /* n-tiles of O */
+    constexpr int kNT = kBN / 8;          /* n-tiles of S per m-tile */
+    constexpr int kKS = kD / 16;          /* k-steps of Q K^T */
+    constexpr int kDT = kD / 8;           /* n-tiles of O */
     T *Qs = smem;
-    T *Ks = Qs + kBM * kS;            /* [2][kBN][kS] */
-    T *Vs = Ks + 2 * kBN * kS;        /* [2][kBN][kS] */
+    T *Ks = Qs + kBM * kS;                /* [2][kBN][kS] */
+    T *Vs = Ks + 2 * kBN * kS;            /* [2][kBN][kS] */
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
@@ -169,32 +189,43 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
     const int64_t t_begin = lo_first / kBN;
     const int64_t t_end = hi_last > lo_first ? (hi_last + kBN - 1) / kBN : t_begin;
 
-    /* this thread's two rows */
-    const int64_t i0 = q0 + warp * 16 + g, i1 = i0 + 8;
-    int64_t lo0, hi0, lo1, hi1;
-    tp_cu_row_range(a, kl, i0, lo0, hi0);
-    tp_cu_row_range(a, kl, i1, lo1, hi1);
-
-    float o[kDT][4];
+    /* this thread's rows: m-tile mt, half r -> q0 + warp*16*kM + mt*16 + r*8 + g */
+    const int64_t row0 = q0 + warp * 16 * kM + g;
+    int64_t lo[kM][2], hi[kM][2];
 #pragma unroll
-    for (int d = 0; d < kDT; d++) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    uint32_t qf[kQReg ? kKS : 1][4];
+    for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+        for (int r = 0; r < 2; r++) tp_cu_row_range(a, kl, row0 + mt * 16 + r * 8, lo[mt][r], hi[mt][r]);
+
+    float o[kM][kDT][4];
+#pragma unroll
+    for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+        for (int d = 0; d < kDT; d++) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.0f;
+    float m[kM][2], l[kM][2]; /* running max (log2 units) and this thread's partial sum */
+#pragma unroll
+    for (int mt = 0; mt < kM; mt++) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
+    uint32_t qf[kQReg ? kM : 1][kQReg ? kKS : 1][4];
 
     /* per-row extras of the full path */
-    float slope = 0.0f;
-    const char *brow[2][2] = {{nullptr, nullptr}, {nullptr, nullptr}};
+    float slope2 = 0.0f; /* ALiBi slope in log2 units */
+    const char *brow[2][kM][2];
     int64_t kmo = 0;
     if (kFeat) {
-        slope = tp_cu_alibi(a, bi, h);
+        slope2 = tp_cu_alibi(a, bi, h) * TP_LOG2E;
 #pragma unroll
         for (int x = 0; x < 2; x++) {
             if (x >= a.nbias) break;
             const int64_t es = a.bias[x].dtype == TP_CU_F32 ? 4 : 2;
             const int64_t base = tp_cu_off(a.bias[x], bi, h);
-            const int64_t r0 = i0 < a.Sq ? i0 : a.Sq - 1, r1 = i1 < a.Sq ? i1 : a.Sq - 1;
-            brow[x][0] = (const char *)a.bias[x].data + (base + r0 * a.bias[x].si) * es;
-            brow[x][1] = (const char *)a.bias[x].data + (base + r1 * a.bias[x].si) * es;
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    int64_t i = row0 + mt * 16 + r * 8;
+                    i = i < a.Sq ? i : a.Sq - 1;
+                    brow[x][mt][r] = (const char *)a.bias[x].data + (base + i * a.bias[x].si) * es;
+                }
         }
         if (a.has_kmask) kmo = tp_cu_off(a.kmask, bi, 0);
     }
@@ -206,7 +237,9 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
         tp_cp_commit();
     }
     const float cap = a.softcap, inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
-    const int64_t ia0 = i0 + (kl - a.Sq), ia1 = i1 + (kl - a.Sq);
+    const float scale2 = a.scale * TP_LOG2E;
+    const int64_t shift = kl - a.Sq; /* bottom-right alignment of query rows */
+    const T *Qw = Qs + (warp * 16 * kM) * kS;
 
     for (int64_t tile = t_begin; tile < t_end; tile++) {
         const int buf = (int)((tile - t_begin) & 1);
@@ -224,184 +257,207 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 
         if (kQReg && tile == t_begin) {
 #pragma unroll
-            for (int ks = 0; ks < kKS; ks++)
-                tp_ldsm_x4(qf[kQReg ? ks : 0],
-                           Qs + (warp * 16 + (lane & 15)) * kS + ks * 16 + (lane >> 4) * 8);
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int ks = 0; ks < kKS; ks++)
+                    tp_ldsm_x4(qf[kQReg ? mt : 0][kQReg ? ks : 0],
+                               Qw + (mt * 16 + (lane & 15)) * kS + ks * 16 + (lane >> 4) * 8);
         }
 
-        /* biases of this tile, loaded before the product so that their latency hides */
-        float bs[kFeat ? kNT : 1][4];
+        /* biases of this tile (log2 units), loaded before the product so that their
+         * latency hides behind it */
+        float bs[kFeat ? kM : 1][kFeat ? kNT : 1][4];
         if (kFeat) {
 #pragma unroll
-            for (int n = 0; n < kNT; n++) bs[n][0] = bs[n][1] = bs[n][2] = bs[n][3] = 0.0f;
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int n = 0; n < kNT; n++) bs[mt][n][0] = bs[mt][n][1] = bs[mt][n][2] = bs[mt][n][3] = 0.0f;
 #pragma unroll
             for (int x = 0; x < 2; x++) {
                 if (x >= a.nbias) break;
                 const tp_cu_op &bo = a.bias[x];
                 const bool f32 = bo.dtype == TP_CU_F32;
 #pragma unroll
-                for (int n = 0; n < kNT; n++) {
+                for (int n = 0; n < kNT; n++)
 #pragma unroll
                     for (int e = 0; e < 2; e++) {
                         int64_t j = k0 + n * 8 + 2 * t + e;
                         j = j < a.Sk ? j : a.Sk - 1;
                         const int64_t off = j * bo.sj;
 #pragma unroll
-                        for (int r = 0; r < 2; r++) {
-                            const char *p = brow[x][r];
-                            float v = f32 ? ((const float *)p)[off]
-                                          : M::to_f32(((const T *)p)[off]);
-                            bs[n][2 * r + e] += v;
-                        }
+                        for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                            for (int r = 0; r < 2; r++) {
+                                const char *p = brow[x][mt][r];
+                                float v = f32 ? ((const float *)p)[off] : M::to_f32(((const T *)p)[off]);
+                                bs[mt][n][2 * r + e] = fmaf(v, TP_LOG2E, bs[mt][n][2 * r + e]);
+                            }
                     }
-                }
             }
         }
 
-        /* S = Q K^T */
-        float s[kNT][4];
+        /* S = Q K^T: each K fragment feeds kM products */
+        float s[kM][kNT][4];
 #pragma unroll
-        for (int n = 0; n < kNT; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+        for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+            for (int n = 0; n < kNT; n++) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
 #pragma unroll
         for (int ks = 0; ks < kKS; ks++) {
             if (ks * 16 >= a.D) break;
-            uint32_t qa[4];
-            if (kQReg) {
-                qa[0] = qf[kQReg ? ks : 0][0], qa[1] = qf[kQReg ? ks : 0][1];
-                qa[2] = qf[kQReg ? ks : 0][2], qa[3] = qf[kQReg ? ks : 0][3];
-            } else {
-                tp_ldsm_x4(qa, Qs + (warp * 16 + (lane & 15)) * kS + ks * 16 + (lane >> 4) * 8);
+            uint32_t qa[kM][4];
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++) {
+                if (kQReg) {
+#pragma unroll
+                    for (int z = 0; z < 4; z++) qa[mt][z] = qf[kQReg ? mt : 0][kQReg ? ks : 0][z];
+                } else {
+                    tp_ldsm_x4(qa[mt], Qw + (mt * 16 + (lane & 15)) * kS + ks * 16 + (lane >> 4) * 8);
+                }
             }
 #pragma unroll
             for (int np = 0; np < kNT / 2; np++) {
                 uint32_t kf[4];
                 tp_ldsm_x4(kf, Kt + (np * 16 + (lane & 7) + (lane >> 4) * 8) * kS + ks * 16 +
                                    ((lane >> 3) & 1) * 8);
-                M::mma(s[2 * np], qa, kf[0], kf[1]);
-                M::mma(s[2 * np + 1], qa, kf[2], kf[3]);
+#pragma unroll
+                for (int mt = 0; mt < kM; mt++) {
+                    M::mma(s[mt][2 * np], qa[mt], kf[0], kf[1]);
+                    M::mma(s[mt][2 * np + 1], qa[mt], kf[2], kf[3]);
+                }
             }
         }
 
-        /* logits: scale, soft-cap, biases, ALiBi, masks */
+        /* logits in log2 units: scale, soft-cap, biases, ALiBi, masks. Masks and ALiBi
+         * work in tile-relative 32-bit coordinates: jr = key - k0. */
         const bool need_mask = (kFeat && a.has_kmask) || k0 < lo_last || k0 + kBN > hi_first;
+        int lor[kM][2], hir[kM][2];
+        float dab[kM][2]; /* (aligned query position - k0) for ALiBi */
 #pragma unroll
-        for (int n = 0; n < kNT; n++) {
+        for (int mt = 0; mt < kM; mt++)
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int r = e >> 1;
-                const int64_t j = k0 + n * 8 + 2 * t + (e & 1);
-                float x = s[n][e] * a.scale;
-                if (kFeat) {
-                    if (cap > 0.0f) x = cap * tanhf(x * inv_cap);
-                    x += bs[n][e];
-                    if (a.has_alibi) x -= slope * fabsf((float)((r ? ia1 : ia0) - j));
-                }
-                if (need_mask) {
-                    bool vis = r ? (j >= lo1 && j < hi1) : (j >= lo0 && j < hi0);
-                    if (kFeat && a.has_kmask && vis)
-                        vis = ((const unsigned char *)a.kmask.data)[kmo + j * a.kmask.sj] != 0;
-                    if (!vis) x = -INFINITY;
-                }
-                s[n][e] = x;
+            for (int r = 0; r < 2; r++) {
+                const int64_t l0 = lo[mt][r] - k0, h0 = hi[mt][r] - k0;
+                lor[mt][r] = (int)(l0 < -1 ? -1 : (l0 > kBN ? kBN : l0));
+                hir[mt][r] = (int)(h0 < -1 ? -1 : (h0 > kBN ? kBN : h0));
+                dab[mt][r] = (float)(row0 + mt * 16 + r * 8 + shift - k0);
             }
-        }
+#pragma unroll
+        for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+            for (int n = 0; n < kNT; n++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int r = e >> 1;
+                    const int jr = n * 8 + 2 * t + (e & 1);
+                    float x;
+                    if (kFeat) {
+                        x = s[mt][n][e] * a.scale;
+                        if (cap > 0.0f) x = cap * tanhf(x * inv_cap);
+                        x = fmaf(x, TP_LOG2E, bs[mt][n][e]);
+                        if (a.has_alibi) x -= slope2 * fabsf(dab[mt][r] - (float)jr);
+                    } else {
+                        x = s[mt][n][e] * scale2;
+                    }
+                    if (need_mask) {
+                        bool vis = jr >= lor[mt][r] && jr < hir[mt][r];
+                        if (kFeat && a.has_kmask && vis)
+                            vis = ((const unsigned char *)a.kmask.data)[kmo + (k0 + jr) * a.kmask.sj] != 0;
+                        if (!vis) x = -INFINITY;
+                    }
+                    s[mt][n][e] = x;
+                }
 
-        /* online softmax: rows g (e = 0, 1) and g + 8 (e = 2, 3); a row's four owners
-         * are the lanes of one quad */
-        float mx0 = -INFINITY, mx1 = -INFINITY;
+        /* online softmax per row; a row's four owners are the lanes of one quad */
 #pragma unroll
-        for (int n = 0; n < kNT; n++) {
-            mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
-        const float mu0 = mn0 == -INFINITY ? 0.0f : mn0, mu1 = mn1 == -INFINITY ? 0.0f : mn1;
-        const float al0 = exp2f((m0 - mu0) * TP_LOG2E), al1 = exp2f((m1 - mu1) * TP_LOG2E);
-        m0 = mn0, m1 = mn1;
-        const float ml0 = mu0 * TP_LOG2E, ml1 = mu1 * TP_LOG2E;
-        float sum0 = 0.0f, sum1 = 0.0f;
+        for (int mt = 0; mt < kM; mt++)
 #pragma unroll
-        for (int n = 0; n < kNT; n++) {
-            s[n][0] = exp2f(fmaf(s[n][0], TP_LOG2E, -ml0));
-            s[n][1] = exp2f(fmaf(s[n][1], TP_LOG2E, -ml0));
-            s[n][2] = exp2f(fmaf(s[n][2], TP_LOG2E, -ml1));
-            s[n][3] = exp2f(fmaf(s[n][3], TP_LOG2E, -ml1));
-            sum0 += s[n][0] + s[n][1];
-            sum1 += s[n][2] + s[n][3];
-        }
-        l0 = l0 * al0 + sum0;
-        l1 = l1 * al1 + sum1;
+            for (int r = 0; r < 2; r++) {
+                float mx = -INFINITY;
 #pragma unroll
-        for (int d = 0; d < kDT; d++) {
-            o[d][0] *= al0, o[d][1] *= al0;
-            o[d][2] *= al1, o[d][3] *= al1;
-        }
+                for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[mt][n][2 * r], s[mt][n][2 * r + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float mn = fmaxf(m[mt][r], mx);
+                const float mu = mn == -INFINITY ? 0.0f : mn;
+                const float al = tp_ex2(m[mt][r] - mu);
+                m[mt][r] = mn;
+                float sum = 0.0f;
+#pragma unroll
+                for (int n = 0; n < kNT; n++) {
+                    s[mt][n][2 * r] = tp_ex2(s[mt][n][2 * r] - mu);
+                    s[mt][n][2 * r + 1] = tp_ex2(s[mt][n][2 * r + 1] - mu);
+                    sum += s[mt][n][2 * r] + s[mt][n][2 * r + 1];
+                }
+                l[mt][r] = l[mt][r] * al + sum;
+#pragma unroll
+                for (int d = 0; d < kDT; d++) o[mt][d][2 * r] *= al, o[mt][d][2 * r + 1] *= al;
+            }
 
-        /* O += P V */
+        /* O += P V: each V fragment feeds kM products */
 #pragma unroll
         for (int kk = 0; kk < kBN / 16; kk++) {
-            uint32_t pa[4];
-            pa[0] = M::pack(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = M::pack(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = M::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = M::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            uint32_t pa[kM][4];
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++) {
+                pa[mt][0] = M::pack(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                pa[mt][1] = M::pack(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                pa[mt][2] = M::pack(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                pa[mt][3] = M::pack(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+            }
 #pragma unroll
             for (int dp = 0; dp < kD / 16; dp++) {
                 if (dp * 16 >= a.Dv) break;
                 uint32_t vf[4];
                 tp_ldsm_x4_t(vf, Vt + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * kS +
                                      dp * 16 + (lane >> 4) * 8);
-                M::mma(o[2 * dp], pa, vf[0], vf[1]);
-                M::mma(o[2 * dp + 1], pa, vf[2], vf[3]);
+#pragma unroll
+                for (int mt = 0; mt < kM; mt++) {
+                    M::mma(o[mt][2 * dp], pa[mt], vf[0], vf[1]);
+                    M::mma(o[mt][2 * dp + 1], pa[mt], vf[2], vf[3]);
+                }
             }
         }
     }
     tp_cp_wait<0>();
 
     /* epilogue: normalise, store out (and lse) */
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f, inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-    const int64_t oo = tp_cu_off(a.out, bi, h);
-    T *ob = (T *)a.out.data + oo;
+    T *ob = (T *)a.out.data + tp_cu_off(a.out, bi, h);
+    const bool pair = a.out.vec; /* unit column stride, rows 16-byte aligned */
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        const int64_t i = r ? i1 : i0;
-        if (i >= a.Sq) continue;
-        const float inv = r ? inv1 : inv0;
-        T *orow = ob + i * a.out.si;
-        const bool pair = a.out.vec; /* unit column stride, rows 16-byte aligned */
+    for (int mt = 0; mt < kM; mt++)
 #pragma unroll
-        for (int d = 0; d < kDT; d++) {
-            const int64_t c = d * 8 + 2 * t;
-            const float x0 = o[d][2 * r] * inv, x1 = o[d][2 * r + 1] * inv;
-            if (pair && c + 1 < a.Dv) {
-                *reinterpret_cast<uint32_t *>(orow + c) = M::pack(x0, x1);
-            } else {
-                if (c < a.Dv) orow[c * a.out.sj] = M::from_f32(x0);
-                if (c + 1 < a.Dv) orow[(c + 1) * a.out.sj] = M::from_f32(x1);
+        for (int r = 0; r < 2; r++) {
+            float lt = l[mt][r];
+            lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+            lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+            const int64_t i = row0 + mt * 16 + r * 8;
+            if (i >= a.Sq) continue;
+            const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
+            T *orow = ob + i * a.out.si;
+#pragma unroll
+            for (int d = 0; d < kDT; d++) {
+                const int64_t c = d * 8 + 2 * t;
+                const float x0 = o[mt][d][2 * r] * inv, x1 = o[mt][d][2 * r + 1] * inv;
+                if (pair && c + 1 < a.Dv) {
+                    *reinterpret_cast<uint32_t *>(orow + c) = M::pack(x0, x1);
+                } else {
+                    if (c < a.Dv) orow[c * a.out.sj] = M::from_f32(x0);
+                    if (c + 1 < a.Dv) orow[(c + 1) * a.out.sj] = M::from_f32(x1);
+                }
             }
+            if (a.has_lse && t == 0)
+                ((float *)a.lse.data)[tp_cu_off(a.lse, bi, h) + i * a.lse.si] =
+                    lt > 0.0f ? m[mt][r] * TP_LN2 + logf(lt) : -INFINITY;
         }
-        if (a.has_lse && t == 0) {
-            const float l = r ? l1 : l0, m = r ? m1 : m0;
-            ((float *)a.lse.data)[tp_cu_off(a.lse, bi, h) + i * a.lse.si] =
-                l > 0.0f ? m + logf(l) : -INFINITY;
-        }
-    }
 }
 
 /* One extern "C" kernel per (dtype, head size, path), named for the driver lookup:
  * tp_attn_mma_<bf16|f16>_d<kD>_f<0|1>. */
-#define TP_ATTN_MMA_KERNEL(TNAME, T, KD, BM, BN, WARPS, QREG, FEAT, MINB)                    \
+#define TP_ATTN_MMA_KERNEL(TNAME, T, KD, MT, BN, WARPS, QREG, FEAT, MINB)                    \
     extern "C" __global__ void __launch_bounds__(WARPS * 32, MINB)                             \
         tp_attn_mma_##TNAME##_d##KD##_f##FEAT(const tp_cu_attn a)                              \
     {                                                                                          \
         extern __shared__ __align__(16) unsigned char tp_smem_raw[];                          \
-        tp_attn_mma_body<T, KD, BM, BN, WARPS, QREG, FEAT>(a, (T *)tp_smem_raw);               \
+        tp_attn_mma_body<T, KD, MT, BN, WARPS, QREG, FEAT>(a, (T *)tp_smem_raw);               \
     }

@@ -1,8 +1,10 @@
 /* attention_mma_d256.cu -- instances of the tensor-core attention kernel (attention_mma.cuh)
- * for these head sizes; one file per group so that nvcc runs them in parallel. */
+ * for these head sizes; one file per group so that nvcc runs them in parallel.
+ * Arguments: dtype, kD, m-tiles per warp, keys per tile, warps, Q held in registers,
+ * full path, blocks per SM the registers must allow (attention_cuda.c has the reasons). */
 #include "attention_mma.cuh"
 
-TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 256, 64, 32, 4, false, 0, 1)
-TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 256, 64, 32, 4, false, 1, 1)
-TP_ATTN_MMA_KERNEL(f16, __half, 256, 64, 32, 4, false, 0, 1)
-TP_ATTN_MMA_KERNEL(f16, __half, 256, 64, 32, 4, false, 1, 1)
+TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 256, 1, 32, 4, false, 0, 1)
+TP_ATTN_MMA_KERNEL(f16, __half, 256, 1, 32, 4, false, 0, 1)
+TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 256, 1, 32, 4, false, 1, 1)
+TP_ATTN_MMA_KERNEL(f16, __half, 256, 1, 32, 4, false, 1, 1)

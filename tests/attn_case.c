@@ -310,10 +310,16 @@ double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const ch
         double e2 = 0, r2 = 0;
         long nan_count = 0, masked_bad = 0, lse_bad = 0;
         for (int64_t row = 0; row < nrow; row++) {
+            /* A row whose every visible key carries the -1e9 mask bias is ill-conditioned
+             * in f32: its logits round to multiples of 64, so any f32 kernel (tprim's,
+             * PyTorch's) averages those keys uniformly while the float64 oracle still
+             * resolves them. Such rows are checked for NaN only. */
+            const int illcond = rlse[row] < -1e8 && rlse[row] > -INFINITY;
             for (int64_t d = 0; d < c->Dv; d++) {
                 double got = gt_get(oo, row * c->Dv + d), want = ref[row * c->Dv + d];
                 if (isnan(got)) nan_count++;
                 if (rlse[row] == -INFINITY && got != 0.0) masked_bad++;
+                if (illcond) continue;
                 e2 += (got - want) * (got - want);
                 r2 += want * want;
             }

@@ -6,8 +6,8 @@
 
 TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 32, 2, 64, 4, true, 0, 3)
 TP_ATTN_MMA_KERNEL(f16, __half, 32, 2, 64, 4, true, 0, 3)
-TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 32, 2, 64, 4, true, 1, 1)
-TP_ATTN_MMA_KERNEL(f16, __half, 32, 2, 64, 4, true, 1, 1)
+TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 32, 1, 64, 8, true, 1, 1)
+TP_ATTN_MMA_KERNEL(f16, __half, 32, 1, 64, 8, true, 1, 1)
 TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 64, 2, 64, 4, true, 0, 1)
 TP_ATTN_MMA_KERNEL(f16, __half, 64, 2, 64, 4, true, 0, 1)
 TP_ATTN_MMA_KERNEL(bf16, __nv_bfloat16, 64, 1, 64, 8, true, 1, 1)

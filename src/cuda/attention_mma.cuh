@@ -277,41 +277,25 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                 if (x >= a.nbias) break;
                 const tp_cu_op &bo = a.bias[x];
                 const bool f32 = bo.dtype == TP_CU_F32;
-                /* unit key stride, aligned rows, a whole tile of keys: pairs of keys in
-                 * one load; a bias constant over the rows (the OpenFold mask bias) is
-                 * read once per key, not once per row */
-                const bool pairs = bo.vec && k0 + kBN <= a.Sk;
-                const bool per_key = bo.si == 0;
-                auto ld2 = [&](const char *p, int64_t j, float &v0, float &v1) {
-                    if (pairs) {
-                        if (f32) {
-                            const float2 w = *reinterpret_cast<const float2 *>((const float *)p + j);
-                            v0 = w.x, v1 = w.y;
-                        } else {
-                            const uint32_t w = *reinterpret_cast<const uint32_t *>((const T *)p + j);
-                            const T *h2 = reinterpret_cast<const T *>(&w);
-                            v0 = M::to_f32(h2[0]), v1 = M::to_f32(h2[1]);
-                        }
-                    } else {
-                        const int64_t j0 = j < a.Sk ? j : a.Sk - 1, j1 = j + 1 < a.Sk ? j + 1 : a.Sk - 1;
-                        v0 = f32 ? ((const float *)p)[j0 * bo.sj] : M::to_f32(((const T *)p)[j0 * bo.sj]);
-                        v1 = f32 ? ((const float *)p)[j1 * bo.sj] : M::to_f32(((const T *)p)[j1 * bo.sj]);
+                /* one load per element, all issued before the product (the paired and
+                 * per-key variants tried were 2.5x slower on the evoformer shapes: see
+                 * docs/notes/attention_cuda.md) */
+#pragma unroll
+                for (int n = 0; n < kNT; n++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        int64_t j = k0 + n * 8 + 2 * t + e;
+                        j = j < a.Sk ? j : a.Sk - 1;
+                        const int64_t off = j * bo.sj;
+#pragma unroll
+                        for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                            for (int r = 0; r < 2; r++) {
+                                const char *p = brow[x][mt][r];
+                                float v = f32 ? ((const float *)p)[off] : M::to_f32(((const T *)p)[off]);
+                                bs[mt][n][2 * r + e] = fmaf(v, TP_LOG2E, bs[mt][n][2 * r + e]);
+                            }
                     }
-                };
-#pragma unroll
-                for (int n = 0; n < kNT; n++) {
-                    const int64_t j = k0 + n * 8 + 2 * t;
-                    float v0, v1;
-                    if (per_key) ld2(brow[x][0][0], j, v0, v1);
-#pragma unroll
-                    for (int mt = 0; mt < kM; mt++)
-#pragma unroll
-                        for (int r = 0; r < 2; r++) {
-                            if (!per_key) ld2(brow[x][mt][r], j, v0, v1);
-                            bs[mt][n][2 * r] = fmaf(v0, TP_LOG2E, bs[mt][n][2 * r]);
-                            bs[mt][n][2 * r + 1] = fmaf(v1, TP_LOG2E, bs[mt][n][2 * r + 1]);
-                        }
-                }
             }
         }
 

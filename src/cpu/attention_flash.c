@@ -150,22 +150,13 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
         const int64_t nk = TP_MIN(bk, p->Sk - j0);
         uint64_t kbits[8];
         if (p->has_kmask && !tp_kmask_bits(p, bi, j0, nk, kbits)) continue; /* all hidden */
-        int any = 0;
-        for (int64_t mb = 0; mb < nmb; mb++) {
-            int vis = 0;
-            for (int64_t r = mb * mr; r < (mb + 1) * mr; r++)
-                vis |= TP_MAX(LO[r], j0) < TP_MIN(HI[r], j0 + nk);
-            ACT[mb] = (unsigned char)vis;
-            any |= vis;
-        }
-        if (!any) continue;
+        if (!tp_flash_active(LO, HI, nmb, mr, j0, nk, ACT)) continue;
 
         /* 1. scores, one sub-tile of bc keys at a time */
         for (int64_t s0 = 0; s0 < nk; s0 += bc) {
             const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
-            const uint64_t sbits = p->has_kmask ? tp_kmask_slice(kbits, s0, ns) : 0;
-            const int khide = p->has_kmask && sbits != (ns >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ns) - 1);
-            const int kall = p->has_kmask && sbits == 0; /* every key of the sub-tile hidden */
+            int khide, kall; /* the key mask hides some / every key of the sub-tile */
+            const uint64_t sbits = tp_kmask_sub(p, kbits, s0, ns, &khide, &kall);
             int packed = 0;
             for (int64_t mb = 0; mb < nmb; mb++) {
                 if (!ACT[mb]) continue;
@@ -255,27 +246,9 @@ static void flash_block(const flash_job *job, char *ws, int64_t b, int64_t hkv, 
          * brought into cache (measured faster than reading the caller's rows). */
         u->pack_rows(tp_atb(&p->v, bi, hkv, j0, 0), p->dtype, p->v.si, p->v.sj, nk, p->Dv, 1.0f,
                      VB, ldo);
-        for (int64_t mb = 0; mb < nmb;) {
-            if (!ACT[mb]) {
-                mb++;
-                continue;
-            }
-            int64_t me = mb;
-            while (me < nmb && ACT[me]) me++;
-            tp_pv_args pv;
-            pv.p = S + mb * mr * bk;
-            pv.ldp = bk;
-            pv.v = VB;
-            pv.ldv = ldo;
-            pv.nk = nk;
-            pv.o = O + mb * mr * ldo;
-            pv.ldo = ldo;
-            pv.alpha = A + mb * mr;
-            pv.rows = (me - mb) * mr;
-            pv.Dv = p->Dv;
-            u->pv(&pv);
-            mb = me;
-        }
+        const tp_pv_args pv = {.p = S, .ldp = bk, .v = VB, .ldv = ldo, .nk = nk,
+                               .o = O, .ldo = ldo, .alpha = A, .Dv = p->Dv};
+        tp_flash_pv_active(u, ACT, nmb, &pv, 1);
     }
 
     for (int64_t r = 0; r < rows; r++) {

@@ -142,6 +142,57 @@ static inline void tp_kmask_apply(float *s, int64_t lds, int64_t mr, uint64_t bi
             for (int64_t r = 0; r < mr; r++) s[r * lds + c] = -__builtin_inff();
 }
 
+/* Which mr-row micro-blocks of a work item see any key of [j0, j0 + nk): ACT[mb] for
+ * mb < nmb, from the rows' visible ranges [LO[r], HI[r]); returns whether any does. */
+static inline int tp_flash_active(const int64_t *LO, const int64_t *HI, int64_t nmb, int64_t mr,
+                                  int64_t j0, int64_t nk, unsigned char *ACT)
+{
+    int any = 0;
+    for (int64_t mb = 0; mb < nmb; mb++) {
+        int vis = 0;
+        for (int64_t r = mb * mr; r < (mb + 1) * mr; r++)
+            vis |= TP_MAX(LO[r], j0) < TP_MIN(HI[r], j0 + nk);
+        ACT[mb] = (unsigned char)vis;
+        any |= vis;
+    }
+    return any;
+}
+
+/* The key-mask bits of a sub-tile of ns keys (bits c0.. of kbits), and whether the mask
+ * hides some of its keys (*khide) or all of them (*kall); all 0 without a key mask. */
+static inline uint64_t tp_kmask_sub(const tp_attn_problem *p, const uint64_t kbits[8], int64_t c0,
+                                    int64_t ns, int *khide, int *kall)
+{
+    const uint64_t sbits = p->has_kmask ? tp_kmask_slice(kbits, c0, ns) : 0;
+    *khide = p->has_kmask && sbits != (ns >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ns) - 1);
+    *kall = p->has_kmask && sbits == 0;
+    return sbits;
+}
+
+/* u->pv over each run of consecutive active micro-blocks (ACT): `a` describes row 0;
+ * the call for rows mb*mr.. moves p, o and alpha down by that many rows (alpha by
+ * alpha_step per row: 0 for one shared column of ones). */
+static inline void tp_flash_pv_active(const tp_flash_ukr *u, const unsigned char *ACT,
+                                      int64_t nmb, const tp_pv_args *a, int64_t alpha_step)
+{
+    const int64_t mr = u->mr;
+    for (int64_t mb = 0; mb < nmb;) {
+        if (!ACT[mb]) {
+            mb++;
+            continue;
+        }
+        int64_t me = mb;
+        while (me < nmb && ACT[me]) me++;
+        tp_pv_args pv = *a;
+        pv.p = a->p + mb * mr * a->ldp;
+        pv.o = a->o + mb * mr * a->ldo;
+        pv.alpha = a->alpha + mb * mr * alpha_step;
+        pv.rows = (me - mb) * mr;
+        u->pv(&pv);
+        mb = me;
+    }
+}
+
 /* Rows per work item: rows_max, halved (staying a multiple of mr) while the per-row
  * buffers -- packed q, O and the score row (f32), `extra` more floats per row -- would
  * pass 640 KiB, so that one item's rows stay in a 1 MiB L2 next to the K and V tiles.

@@ -234,15 +234,7 @@ static void dkdv_task(void *arg, int64_t item, int tid)
         const float *dl = job->delta + (b * p->Hq + h) * p->Sq;
         for (int64_t i0 = qmin / bk * bk; i0 < qmax; i0 += bk) {
             const int64_t nq = TP_MIN(bk, p->Sq - i0);
-            int any = 0;
-            for (int64_t mb = 0; mb < nmb; mb++) {
-                int vis = 0;
-                for (int64_t r = mb * mr; r < (mb + 1) * mr; r++)
-                    vis |= TP_MAX(QLO[r], i0) < TP_MIN(QHI[r], i0 + nq);
-                ACT[mb] = (unsigned char)vis;
-                any |= vis;
-            }
-            if (!any) continue;
+            if (!tp_flash_active(QLO, QHI, nmb, mr, i0, nq, ACT)) continue;
             const int64_t ncols = (nq + u->vw - 1) / u->vw * u->vw;
             for (int64_t c = 0; c < ncols; c++) {
                 CL[c] = c < nq ? lse2_of(p, bi, h, i0 + c) : INFINITY;
@@ -331,34 +323,13 @@ static void dkdv_task(void *arg, int64_t item, int tid)
                          1.0f, DOR, g->lddv);
             u->pack_rows(tp_atb(&p->q, bi, h, i0, 0), p->dtype, p->q.si, p->q.sj, nq, D, 1.0f, QR,
                          g->ldd);
-            for (int64_t mb = 0; mb < nmb;) {
-                if (!ACT[mb]) {
-                    mb++;
-                    continue;
-                }
-                int64_t me = mb;
-                while (me < nmb && ACT[me]) me++;
-                tp_pv_args pv;
-                pv.p = ST + mb * mr * bk;
-                pv.ldp = bk;
-                pv.v = DOR;
-                pv.ldv = g->lddv;
-                pv.nk = nq;
-                pv.o = DV + mb * mr * g->lddv;
-                pv.ldo = g->lddv;
-                pv.alpha = ONES;
-                pv.rows = (me - mb) * mr;
-                pv.Dv = Dv;
-                u->pv(&pv);
-                pv.p = DPT + mb * mr * bk;
-                pv.v = QR;
-                pv.ldv = g->ldd;
-                pv.o = DK + mb * mr * g->ldd;
-                pv.ldo = g->ldd;
-                pv.Dv = D;
-                u->pv(&pv);
-                mb = me;
-            }
+            /* dv += P^T dout, dk += dS^T q over the active key blocks */
+            const tp_pv_args pdv = {.p = ST, .ldp = bk, .v = DOR, .ldv = g->lddv, .nk = nq,
+                                    .o = DV, .ldo = g->lddv, .alpha = ONES, .Dv = Dv};
+            const tp_pv_args pdk = {.p = DPT, .ldp = bk, .v = QR, .ldv = g->ldd, .nk = nq,
+                                    .o = DK, .ldo = g->ldd, .alpha = ONES, .Dv = D};
+            tp_flash_pv_active(u, ACT, nmb, &pdv, 0);
+            tp_flash_pv_active(u, ACT, nmb, &pdk, 0);
         }
     }
     store_rows(u, p, &p->dk, bi, hkv, j0, nkr, DK, g->ldd, D, p->scale);
@@ -427,20 +398,11 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
         const int64_t nk = TP_MIN(bk, p->Sk - j0);
         uint64_t kbits[8];
         if (p->has_kmask && !tp_kmask_bits(p, bi, j0, nk, kbits)) continue; /* all hidden */
-        int any = 0;
-        for (int64_t mb = 0; mb < nmb; mb++) {
-            int vis = 0;
-            for (int64_t r = mb * mr; r < (mb + 1) * mr; r++)
-                vis |= TP_MAX(LO[r], j0) < TP_MIN(HI[r], j0 + nk);
-            ACT[mb] = (unsigned char)vis;
-            any |= vis;
-        }
-        if (!any) continue;
+        if (!tp_flash_active(LO, HI, nmb, mr, j0, nk, ACT)) continue;
         for (int64_t s0 = 0; s0 < nk; s0 += bc) {
             const int64_t js = j0 + s0, ns = TP_MIN(bc, nk - s0);
-            const uint64_t sbits = p->has_kmask ? tp_kmask_slice(kbits, s0, ns) : 0;
-            const int khide = p->has_kmask && sbits != (ns >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << ns) - 1);
-            const int kall = p->has_kmask && sbits == 0;
+            int khide, kall;
+            const uint64_t sbits = tp_kmask_sub(p, kbits, s0, ns, &khide, &kall);
             u->pack_kt(tp_atb(&p->k, bi, hkv, js, 0), p->dtype, p->k.si, p->k.sj, ns, D, KT);
             u->pack_kt(tp_atb(&p->v, bi, hkv, js, 0), p->dtype, p->v.si, p->v.sj, ns, Dv, VT);
             for (int64_t mb = 0; mb < nmb; mb++) {
@@ -534,27 +496,9 @@ static void dq_cell(const bwd_job *job, char *ws, int64_t b, int64_t h, int64_t 
             }
         }
         u->pack_rows(tp_atb(&p->k, bi, hkv, j0, 0), p->dtype, p->k.si, p->k.sj, nk, D, 1.0f, KB, g->ldd);
-        for (int64_t mb = 0; mb < nmb;) {
-            if (!ACT[mb]) {
-                mb++;
-                continue;
-            }
-            int64_t me = mb;
-            while (me < nmb && ACT[me]) me++;
-            tp_pv_args pv;
-            pv.p = DP + mb * mr * bk;
-            pv.ldp = bk;
-            pv.v = KB;
-            pv.ldv = g->ldd;
-            pv.nk = nk;
-            pv.o = DQ + mb * mr * g->ldd;
-            pv.ldo = g->ldd;
-            pv.alpha = ONES;
-            pv.rows = (me - mb) * mr;
-            pv.Dv = D;
-            u->pv(&pv);
-            mb = me;
-        }
+        const tp_pv_args pdq = {.p = DP, .ldp = bk, .v = KB, .ldv = g->ldd, .nk = nk,
+                                .o = DQ, .ldo = g->ldd, .alpha = ONES, .Dv = D};
+        tp_flash_pv_active(u, ACT, nmb, &pdq, 0);
     }
     store_rows(u, p, &p->dq, bi, h, i0, nq, DQ, g->ldd, D, p->scale);
 }

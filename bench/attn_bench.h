@@ -23,6 +23,11 @@ typedef struct attn_set {
 void attn_set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t seed);
 void attn_set_free(attn_set *st);
 
+/* The two numbers of a shape: flops 2 (D + Dv) per visible (query, key) pair; bytes of
+ * q, k, v, out once in dtype dt, plus the f32 biases once. */
+double attn_shape_flops(const attn_shape *sh);
+double attn_shape_bytes(const attn_shape *sh, tprim_dtype dt);
+
 /* Read one element of dtype dt. */
 static inline float ab_load(const void *p, int64_t i, tprim_dtype dt)
 {

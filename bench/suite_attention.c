@@ -25,6 +25,19 @@ static double visible_pairs(const attn_shape *sh)
     return sh->causal ? (double)sh->S * (double)(sh->S + 1) / 2 : (double)sh->S * (double)sh->S;
 }
 
+double attn_shape_flops(const attn_shape *sh)
+{
+    return visible_pairs(sh) * 2.0 * (double)(2 * sh->D) * (double)(sh->B * sh->Hq);
+}
+
+double attn_shape_bytes(const attn_shape *sh, tprim_dtype dt)
+{
+    double bytes = (double)tprim_dtype_size(dt) *
+                   (double)(2 * sh->B * sh->Hq * sh->S * sh->D + 2 * sh->B * sh->Hkv * sh->S * sh->D);
+    if (sh->bias) bytes += 4.0 * (double)(sh->B * sh->S + sh->Hq * sh->S * sh->S);
+    return bytes;
+}
+
 void attn_set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t seed)
 {
     memset(st, 0, sizeof *st);
@@ -123,10 +136,7 @@ int suite_attention(bench_run *b)
             if (!bench_selected(b, sh->name)) continue;
             b->case_no++;
             bench_progress(b, "attention", sh->name, tprim_dtype_name(dt));
-            const size_t es = tprim_dtype_size(dt);
-            const double flops = visible_pairs(sh) * 2.0 * (double)(2 * sh->D) * (double)(sh->B * sh->Hq);
-            double bytes = (double)es * (double)(2 * sh->B * sh->Hq * sh->S * sh->D + 2 * sh->B * sh->Hkv * sh->S * sh->D);
-            if (sh->bias) bytes += 4.0 * (double)(sh->B * sh->S + sh->Hq * sh->S * sh->S);
+            const double flops = attn_shape_flops(sh), bytes = attn_shape_bytes(sh, dt);
             /* enough input sets that rotating among them defeats the last-level cache */
             const double set_bytes = bytes;
             int nsets = (int)ceil(2.0 * (double)b->machine->hw.l3_bytes / set_bytes);

@@ -142,13 +142,8 @@ static int run_case(bench_run *b, const char *suite, const attn_shape *sh, tprim
                 tprim_ctx_last_error(b->ctx));
         rc = 1;
     } else {
-        const double pairs = sh->causal ? (double)sh->S * (double)(sh->S + 1) / 2
-                                        : (double)sh->S * (double)sh->S;
-        const double flops = pairs * 2.0 * (double)(2 * sh->D) * (double)(sh->B * sh->Hq);
+        const double flops = attn_shape_flops(sh), bytes = attn_shape_bytes(sh, dt);
         const size_t es = tprim_dtype_size(dt);
-        double bytes = (double)es * (double)(2 * sh->B * sh->Hq * sh->S * sh->D +
-                                            2 * sh->B * sh->Hkv * sh->S * sh->D);
-        if (sh->bias) bytes += 4.0 * (double)(sh->B * sh->S + sh->Hq * sh->S * sh->S);
         const char *k = tprim_ctx_last_kernel(b->ctx, TPRIM_OP_ATTENTION);
         snprintf(r.kernel, sizeof r.kernel, "%s", k ? k : "");
         r.ms = ms;

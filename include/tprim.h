@@ -355,8 +355,16 @@ typedef enum tprim_copy_kind {
     TPRIM_COPY_DEVICE_TO_HOST = 1,
     TPRIM_COPY_DEVICE_TO_DEVICE = 2
 } tprim_copy_kind;
+/* tprim_cuda_malloc: *ptr = `bytes` of device memory (at least 1 byte; 256-byte aligned).
+ * Errors (*ptr untouched): TPRIM_ERR_NULL_POINTER (ptr), TPRIM_ERR_UNSUPPORTED (no CUDA
+ * in this build, or no GPU), TPRIM_ERR_INVALID_ARGUMENT (no GPU device_id),
+ * TPRIM_ERR_OUT_OF_MEMORY. */
 TPRIM_API tprim_status tprim_cuda_malloc(int32_t device_id, size_t bytes, void **ptr);
 TPRIM_API void tprim_cuda_free(void *ptr); /* NULL is a no-op */
+/* Copy `bytes` (0 is a no-op) in the direction `kind`; returns when the copy is done.
+ * Errors (nothing copied): TPRIM_ERR_NULL_POINTER (dst or src with bytes > 0),
+ * TPRIM_ERR_INVALID_ARGUMENT (kind not a tprim_copy_kind), TPRIM_ERR_UNSUPPORTED (no
+ * CUDA in this build, or no GPU), TPRIM_ERR_DEVICE (the driver refused the copy). */
 TPRIM_API tprim_status tprim_cuda_memcpy(void *dst, const void *src, size_t bytes,
                                          tprim_copy_kind kind);
 

@@ -224,8 +224,63 @@ static void test_hw(void)
           "kernel_get bounds");
 }
 
+/* The CUDA calls of the API: argument errors, and on a machine without a GPU (or a
+ * build without CUDA) clean refusals that write nothing. */
+static void test_cuda_api(void)
+{
+    tprim_ctx *ctx = NULL;
+    if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "create")) return;
+    const int gpus = tprim_cuda_device_count();
+    CHECK(gpus >= 0, "device count %d", gpus);
+    CHECK(tprim_ctx_set_cuda_stream(NULL, NULL) == TPRIM_ERR_NULL_POINTER, "set stream, NULL ctx");
+    CHECK(tprim_ctx_synchronize(NULL) == TPRIM_ERR_NULL_POINTER, "synchronize, NULL ctx");
+    CHECK(tprim_ctx_synchronize(ctx) == TPRIM_OK, "synchronize with no CUDA work");
+    CHECK(tprim_ctx_cuda_stream(NULL) == NULL && tprim_ctx_cuda_stream(ctx) == NULL, "no stream yet");
+    CHECK(tprim_cuda_malloc(0, 16, NULL) == TPRIM_ERR_NULL_POINTER, "malloc, NULL ptr");
+    char host[16] = "0123456789abcde", back[16];
+    memcpy(back, host, sizeof back);
+    CHECK(tprim_cuda_memcpy(NULL, host, 16, TPRIM_COPY_HOST_TO_DEVICE) == TPRIM_ERR_NULL_POINTER,
+          "memcpy, NULL dst");
+    CHECK(tprim_cuda_memcpy(back, NULL, 16, TPRIM_COPY_DEVICE_TO_HOST) == TPRIM_ERR_NULL_POINTER,
+          "memcpy, NULL src");
+    CHECK(tprim_cuda_memcpy(back, host, 16, (tprim_copy_kind)7) == TPRIM_ERR_INVALID_ARGUMENT,
+          "memcpy, bad kind");
+    CHECK(tprim_cuda_memcpy(NULL, NULL, 0, TPRIM_COPY_DEVICE_TO_DEVICE) == TPRIM_OK, "memcpy of 0 bytes");
+    tprim_cuda_free(NULL);
+    if (gpus == 0) {
+        void *p = (void *)host;
+        CHECK(tprim_cuda_malloc(0, 16, &p) == TPRIM_ERR_UNSUPPORTED && p == (void *)host,
+              "malloc without a GPU: refused, ptr untouched");
+        CHECK(tprim_cuda_memcpy(back, host, 16, TPRIM_COPY_DEVICE_TO_HOST) == TPRIM_ERR_UNSUPPORTED &&
+                  memcmp(back, host, 16) == 0,
+              "memcpy without a GPU: refused, nothing copied");
+    } else {
+        void *d = NULL;
+        CHECK(tprim_cuda_malloc(gpus + 5, 16, &d) == TPRIM_ERR_INVALID_ARGUMENT && d == NULL,
+              "malloc on a device_id with no GPU");
+        if (CHECK(tprim_cuda_malloc(0, 16, &d) == TPRIM_OK && d, "malloc")) {
+            memset(back, 0, sizeof back);
+            CHECK(tprim_cuda_memcpy(d, host, 16, TPRIM_COPY_HOST_TO_DEVICE) == TPRIM_OK &&
+                      tprim_cuda_memcpy(back, d, 16, TPRIM_COPY_DEVICE_TO_HOST) == TPRIM_OK &&
+                      memcmp(back, host, 16) == 0,
+                  "round trip through device memory");
+            tprim_cuda_free(d);
+        }
+    }
+#ifndef TPRIM_HAVE_CUDA
+    CHECK(tprim_ctx_set_cuda_stream(ctx, NULL) == TPRIM_ERR_UNSUPPORTED &&
+              strstr(tprim_ctx_last_error(ctx), "CUDA"),
+          "set stream in a build without CUDA: %s", tprim_ctx_last_error(ctx));
+#else
+    CHECK(tprim_ctx_set_cuda_stream(ctx, NULL) == TPRIM_OK, "set the legacy default stream");
+    CHECK(tprim_ctx_synchronize(ctx) == TPRIM_OK, "synchronize, nothing enqueued");
+#endif
+    tprim_ctx_free(ctx);
+}
+
 void suite_api(void)
 {
+    test_cuda_api();
     test_status();
     test_tensor();
     test_conversions();

@@ -2,7 +2,7 @@
  * mma.sync m16n8k16 with f32 accumulation, ldmatrix, cp.async), one template for
  * every head size. Instantiated in attention_mma_*.cu.
  *
- * Work: one block per (query tile of kBM rows, head, batch entry); each warp owns 16
+ * Work: one block per (query tile of kBM rows, head, batch entry); each warp owns 16 kM
  * query rows. Per key tile of kBN keys: S = Q K^T on the tensor cores, the logit
  * transform (scale, soft-cap, biases, ALiBi, masks), an online softmax in registers,
  * then O += P V with P taken straight from the S accumulators (the C fragment of

@@ -261,12 +261,12 @@ tprim_status tp_cu_stream_create(int dev, void **stream, char *err, size_t n)
 
 void tp_cu_stream_destroy(void *stream)
 {
-    if (stream && g_count) cu.StreamDestroy((CUstream)stream);
+    if (stream && tp_cu_device_count()) cu.StreamDestroy((CUstream)stream);
 }
 
 tprim_status tp_cu_stream_sync(int dev, void *stream, char *err, size_t n)
 {
-    if (!g_count) return TPRIM_OK;
+    if (!tp_cu_device_count()) return TPRIM_OK;
     tprim_status s = tp_cu_use_device(dev, err, n);
     if (s != TPRIM_OK) return s;
     CUresult r = cu.StreamSynchronize((CUstream)stream);
@@ -275,6 +275,10 @@ tprim_status tp_cu_stream_sync(int dev, void *stream, char *err, size_t n)
 
 tprim_status tp_cu_malloc(int dev, size_t bytes, void **ptr, char *err, size_t n)
 {
+    if (!tp_cu_device_count()) {
+        if (err && n) snprintf(err, n, "no CUDA device: %s", g_why);
+        return TPRIM_ERR_UNSUPPORTED;
+    }
     tprim_status s = tp_cu_use_device(dev, err, n);
     if (s != TPRIM_OK) return s;
     CUdeviceptr p = 0;
@@ -286,13 +290,13 @@ tprim_status tp_cu_malloc(int dev, size_t bytes, void **ptr, char *err, size_t n
 
 void tp_cu_free(void *ptr)
 {
-    if (ptr && g_count && tp_cu_use_device(0, NULL, 0) == TPRIM_OK)
+    if (ptr && tp_cu_device_count() && tp_cu_use_device(0, NULL, 0) == TPRIM_OK)
         cu.MemFree((CUdeviceptr)(uintptr_t)ptr);
 }
 
 tprim_status tp_cu_memcpy(void *dst, const void *src, size_t bytes, int kind, char *err, size_t n)
 {
-    if (!g_count) {
+    if (!tp_cu_device_count()) {
         if (err && n) snprintf(err, n, "no CUDA device: %s", g_why);
         return TPRIM_ERR_UNSUPPORTED;
     }

@@ -14,6 +14,7 @@
 #include "../../gemm_blocked.h"
 
 #include <arm_neon.h>
+#include "neon_util.h"
 #include <string.h>
 
 #define MR 8
@@ -23,36 +24,7 @@
 #define MC 128
 #define NC 240
 
-/* The first n (clamped to 0..4) elements of dt at p as f32; other lanes are 0 and
- * their memory is not touched. */
-static inline float32x4_t load4(const char *p, tprim_dtype dt, int64_t n)
-{
-    if (n >= 4) {
-        switch (dt) {
-        case TPRIM_F32: return vld1q_f32((const float *)p);
-        case TPRIM_BF16:
-            return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)p), 16));
-        default: return vcvt_f32_f16(vld1_f16((const float16_t *)p));
-        }
-    }
-    float tmp[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const int64_t es = (int64_t)tprim_dtype_size(dt);
-    for (int64_t i = 0; i < n; i++) tmp[i] = tp_load_f32(p + i * es, dt);
-    return vld1q_f32(tmp);
-}
-
 /* ---- packing ---------------------------------------------------------------------- */
-
-/* Transpose 4 rows of 4 floats in place. */
-static inline void transpose4(float32x4_t r[4])
-{
-    float32x4_t t0 = vtrn1q_f32(r[0], r[1]), t1 = vtrn2q_f32(r[0], r[1]);
-    float32x4_t t2 = vtrn1q_f32(r[2], r[3]), t3 = vtrn2q_f32(r[2], r[3]);
-    r[0] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
-    r[1] = vreinterpretq_f32_f64(vtrn1q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
-    r[2] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t0), vreinterpretq_f64_f32(t2)));
-    r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
-}
 
 /* dst[q*W + l] = src[l*ls + q*ss] for l < nl, 0 for nl <= l < W; q < kc. W is a
  * multiple of 4. */
@@ -140,17 +112,6 @@ static void kernel(int64_t k, const float *a, const float *b, float *c, int64_t 
 }
 
 /* ---- output --------------------------------------------------------------------- */
-
-/* f32 -> bf16 bits, round to nearest even, NaN kept (quiet). */
-static inline uint16x4_t bf16_round4(float32x4_t x)
-{
-    uint32x4_t u = vreinterpretq_u32_f32(x);
-    uint32x4_t lsb = vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1));
-    uint32x4_t r = vshrq_n_u32(vaddq_u32(u, vaddq_u32(lsb, vdupq_n_u32(0x7fff))), 16);
-    uint32x4_t qn = vorrq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(0x40));
-    uint32x4_t ok = vceqq_f32(x, x); /* all-ones where not NaN */
-    return vmovn_u32(vbslq_u32(ok, r, qn));
-}
 
 static void store_row(const float *t, int64_t n, char *c, tprim_dtype dt, int64_t cs,
                       int accumulate)

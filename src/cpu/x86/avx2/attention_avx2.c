@@ -10,6 +10,7 @@
 #include "../../attention_flash.h"
 
 #include <immintrin.h>
+#include "avx2_util.h"
 #include <math.h>
 #include <string.h>
 
@@ -21,8 +22,6 @@
 #define PV_ROWS 6
 #define PV_NV 2
 
-static const int32_t iota_i32[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-
 /* all-ones in lanes lo <= lane < hi (lanes counted from `base`) */
 static inline __m256i lane_mask(int64_t lo, int64_t hi)
 {
@@ -30,28 +29,6 @@ static inline __m256i lane_mask(int64_t lo, int64_t hi)
     __m256i ge = _mm256_cmpgt_epi32(i, _mm256_set1_epi32((int)lo - 1));
     __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), i);
     return _mm256_and_si256(ge, lt);
-}
-
-static inline __m256i tail_mask(int64_t n) { return lane_mask(0, n < 8 ? n : 8); }
-
-/* n (0..8) elements of dt at p as f32; lanes >= n are 0 and their memory untouched. */
-static inline __m256 load8(const char *p, tprim_dtype dt, int64_t n)
-{
-    if (dt == TPRIM_F32) {
-        if (n >= 8) return _mm256_loadu_ps((const float *)p);
-        return _mm256_maskload_ps((const float *)p, tail_mask(n));
-    }
-    __m128i h;
-    if (n >= 8) {
-        h = _mm_loadu_si128((const __m128i *)p);
-    } else {
-        uint16_t tmp[8] = {0};
-        memcpy(tmp, p, (size_t)n * 2);
-        h = _mm_loadu_si128((const __m128i *)tmp);
-    }
-    if (dt == TPRIM_BF16)
-        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    return _mm256_cvtph_ps(h);
 }
 
 static inline float hmax8(__m256 x)
@@ -117,28 +94,6 @@ static void pack_rows(const char *src, tprim_dtype dt, int64_t sr, int64_t ss, i
         } else {
             for (int64_t c = 0; c < cols; c++) d[c] = scale * tp_load_f32(s + c * ss * es, dt);
         }
-    }
-}
-
-static inline void transpose8(__m256 r[8])
-{
-    __m256 a[8], b[8];
-    for (int k = 0; k < 4; k++) {
-        a[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        a[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-    }
-    for (int m = 0; m < 2; m++) {
-        __m256d x0 = _mm256_castps_pd(a[4 * m]), x1 = _mm256_castps_pd(a[4 * m + 1]);
-        __m256d x2 = _mm256_castps_pd(a[4 * m + 2]), x3 = _mm256_castps_pd(a[4 * m + 3]);
-        b[4 * m] = _mm256_castpd_ps(_mm256_unpacklo_pd(x0, x2));
-        b[4 * m + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(x0, x2));
-        b[4 * m + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(x1, x3));
-        b[4 * m + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(x1, x3));
-    }
-    /* b[4m + c], half H: rows 4m..4m+3 of column 4H + c */
-    for (int c = 0; c < 4; c++) {
-        r[c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x20);
-        r[4 + c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x31);
     }
 }
 
@@ -337,18 +292,6 @@ static void acc_row(float *dst, const float *src, int64_t n)
     for (; c + 8 <= n; c += 8)
         _mm256_storeu_ps(dst + c, _mm256_add_ps(_mm256_loadu_ps(dst + c), _mm256_loadu_ps(src + c)));
     for (; c < n; c++) dst[c] += src[c];
-}
-
-static inline __m128i bf16_round8(__m256 x)
-{
-    __m256i u = _mm256_castps_si256(x);
-    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
-    __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-    __m256i qn = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
-    r = _mm256_blendv_epi8(r, qn, nan);
-    __m256i packed = _mm256_packus_epi32(r, r); /* [r0..3, r0..3 | r4..7, r4..7] */
-    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08));
 }
 
 static void store_row(const float *o, float inv, int64_t n, char *dst, tprim_dtype dt, int64_t sd)

@@ -18,7 +18,6 @@ typedef void *CUfunction;
 typedef void *CUstream;
 typedef unsigned long long CUdeviceptr;
 
-#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 #define CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES 8
@@ -59,7 +58,7 @@ typedef struct dev_state {
     int loaded;
     CUcontext ctx;
     CUmodule mod[TP_CU_MAX_MODULES];
-    int arch, sms;
+    int arch;
     struct {
         char name[80];
         CUfunction f;
@@ -138,12 +137,6 @@ int tp_cu_device_count(void)
     return g_count;
 }
 
-const char *tp_cu_why_none(void)
-{
-    pthread_once(&g_once, load_driver);
-    return g_count ? "" : g_why;
-}
-
 static tprim_status fail(char *err, size_t n, tprim_status s, const char *what, CUresult r)
 {
     if (err && n) snprintf(err, n, "%s: %s (CUDA error %d)", what, cu_str(r), r);
@@ -170,7 +163,6 @@ static tprim_status use_device_locked(int dev, char *err, size_t n)
         int ma = 0, mi = 0;
         cu.DeviceGetAttribute(&ma, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd);
         cu.DeviceGetAttribute(&mi, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd);
-        cu.DeviceGetAttribute(&d->sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cd);
         d->arch = ma * 10 + mi;
         for (int i = 0; i < tp_cu_nfatbins && i < TP_CU_MAX_MODULES; i++)
             if ((r = cu.ModuleLoadData(&d->mod[i], tp_cu_fatbins[i])) != 0) {
@@ -200,14 +192,13 @@ tprim_status tp_cu_use_device(int dev, char *err, size_t n)
 
 int tp_cu_arch(int dev)
 {
+    if (dev < 0 || dev >= tp_cu_device_count()) return 0;
+    pthread_mutex_lock(&g_lock); /* once loaded, no context switch per query */
+    const int loaded = g_dev[dev].loaded, arch = g_dev[dev].arch;
+    pthread_mutex_unlock(&g_lock);
+    if (loaded) return arch;
     if (tp_cu_use_device(dev, NULL, 0) != TPRIM_OK) return 0;
     return g_dev[dev].arch;
-}
-
-int tp_cu_sm_count(int dev)
-{
-    if (tp_cu_use_device(dev, NULL, 0) != TPRIM_OK) return 0;
-    return g_dev[dev].sms;
 }
 
 tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],

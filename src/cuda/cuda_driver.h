@@ -17,8 +17,6 @@
 
 /* Number of CUDA devices (0 when there is no driver or no GPU); probed once. */
 int tp_cu_device_count(void);
-/* One line on why there are no devices ("" when there are some). */
-const char *tp_cu_why_none(void);
 
 /* Make device `dev`'s primary context current on this thread and load the kernels
  * into it (once per device). */
@@ -30,9 +28,8 @@ tprim_status tp_cu_use_device(int dev, char *err, size_t n);
 tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],
                           const unsigned block[3], size_t smem, void *stream, void **args,
                           char *err, size_t n);
-/* Compute capability major*10+minor of a device (0 if unknown) and its SM count. */
+/* Compute capability major*10+minor of a device (0 if unknown). */
 int tp_cu_arch(int dev);
-int tp_cu_sm_count(int dev);
 
 tprim_status tp_cu_stream_create(int dev, void **stream, char *err, size_t n);
 void tp_cu_stream_destroy(void *stream);

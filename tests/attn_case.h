@@ -49,6 +49,8 @@ double attn_case_run(tprim_ctx *ctx, const attn_case *c, uint64_t seed, const ch
 /* When set, attn_case_run mirrors every tensor in CUDA memory (device 0) and runs the
  * call there (tests/test_cuda.c). */
 extern int g_attn_cuda;
+/* 1: attn_case_run returns -1 without a failure when the pinned kernel refuses a case */
+extern int g_attn_refusal_ok;
 
 /* The table of forward cases (test_attention.c); returns how many were written. */
 int attn_build_cases(attn_case *cs, int cap);

@@ -46,11 +46,26 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 1, c.Sq = 140, c.Sk = 190, c.D = c.Dv = 96;
     c.dt = TPRIM_F16, c.bias[0] = BIAS_NEG_INF, c.lse = 1, c.layout = LAYOUT_MIXED;
     ADD(c);
+    /* plain-path shapes of the Hopper kernel: each head size, several tiles, tails */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 513, c.Sk = 1000, c.D = c.Dv = 64;
+    c.dt = TPRIM_BF16, c.lse = 1;
+    ADD(c);
+    c.causal = 1, c.dt = TPRIM_F16, c.layout = LAYOUT_BSHD;
+    ADD(c);
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 256;
+    c.dt = TPRIM_BF16, c.klen = 3, c.lse = 1, c.causal = 1;
+    ADD(c);
+    memset(&c, 0, sizeof c);
+    c.nbd = 0, c.Hq = 3, c.Hkv = 1, c.Sq = 129, c.Sk = 700, c.D = 80, c.Dv = 72;
+    c.dt = TPRIM_F16, c.use_window = 1, c.wl = 200, c.wr = 30, c.lse = 1;
+    ADD(c);
 #undef ADD
     return n;
 }
 
-static void run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
+static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
 {
     char label[64];
     snprintf(label, sizeof label, "cuda[%s]", kernel);
@@ -69,6 +84,7 @@ static void run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, i
     }
     printf("  %-10s %d cases, worst relative error f32 %.2e, bf16 %.2e, f16 %.2e\n",
            kernel ? kernel : "auto", ran, worst[0], worst[1], worst[2]);
+    return ran;
 }
 
 static void check_refusals(tprim_ctx *ctx)
@@ -125,21 +141,49 @@ void suite_cuda(void)
     }
     m = add_gpu_cases(tc, m, 600);
     g_attn_cuda = 1;
+    /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
+    g_attn_refusal_ok = 1;
+    const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
+    g_attn_refusal_ok = 0;
+    if (nw == 0) {
+        attn_case w = tc[m - 1]; /* a plain D = 80 case: refused only for the GPU */
+        tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");
+        g_attn_refusal_ok = 1;
+        attn_case_run(ctx, &w, 1, "cuda_wgmma", NULL, NULL);
+        g_attn_refusal_ok = 0;
+        CHECK(strstr(tprim_ctx_last_error(ctx), "sm_90") != NULL,
+              "cuda_wgmma ran no case, and not because of the GPU: %s", tprim_ctx_last_error(ctx));
+        printf("  cuda_wgmma: not this GPU (%s)\n", tprim_ctx_last_error(ctx));
+    }
     run_cases(ctx, "cuda", tc, m);
     int ns = add_gpu_cases(table, n, 256);
     run_cases(ctx, "cuda_simt", table, ns);
     run_cases(ctx, NULL, table, ns);
     /* the automatic choice: the tensor-core kernel for bf16 */
-    attn_case c = tc[m - 1];
+    int ib = m - 1; /* the last case with a bias: the mma.sync kernel's */
+    while (ib > 0 && tc[ib].bias[0] == BIAS_NONE) ib--;
+    attn_case c = tc[ib];
     attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
     const char *last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
-    CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f16 on CUDA: %s", last ? last : "-");
+    CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f16 with a bias on CUDA: %s",
+          last ? last : "-");
+    c = tc[m - 1];
+    attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
+    last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
+    CHECK(last && strcmp(last, nw ? "cuda_wgmma" : "cuda") == 0, "auto choice for plain f16 on CUDA: %s",
+          last ? last : "-");
     /* determinism: the same bits twice */
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
     attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &a, &na);
     attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &b, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, na) == 0, "cuda: output bits differ between runs");
+    free(a);
+    free(b);
+    a = b = NULL;
+    attn_case_run(ctx, &tc[ib], 12, "cuda[determinism]", &a, &na);
+    attn_case_run(ctx, &tc[ib], 12, "cuda[determinism]", &b, &nb);
+    CHECK(a && b && na == nb && memcmp(a, b, na) == 0, "cuda: output bits differ between runs (bias)");
     free(a);
     free(b);
     g_attn_cuda = 0;

@@ -32,12 +32,18 @@ if ! { cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON &&
   tail -40 "$out/build.log"; echo "BUILD FAILED"; exit 1
 fi
 echo "build: $(( $(date +%s) - t0 )) s"
+# the machine code the kernels got: tensor-core instructions per kernel (HGMMA = wgmma)
+if command -v cuobjdump > /dev/null; then
+  for fb in build-gpu/cuda/*.fatbin; do cuobjdump -sass "$fb" 2> /dev/null; done > "$out/sass.txt"
+  awk '/Function :/ {f=$3} /HGMMA/ {g[f]++} /HMMA/ {h[f]++} END {for (f in g) printf "  %s: %d HGMMA\n", f, g[f]}' \
+    "$out/sass.txt" | sort | head -8
+fi
 rc=0
 if [ $tests = 1 ]; then
   t0=$(date +%s)
   build-gpu/tprim_test --suite cuda --suite api --suite attention_errors -v > "$out/tests.txt" 2>&1 || rc=1
   grep -E "FAIL" "$out/tests.txt" | head -20
-  grep -E "^  (cuda|cuda_simt|auto) |passed" "$out/tests.txt" | tail -8
+  grep -E "^  (cuda|cuda_wgmma|cuda_simt|auto) |cuda_wgmma:|passed" "$out/tests.txt" | tail -8
   echo "tests: $(( $(date +%s) - t0 )) s"
 fi
 [ $bench = 1 ] || exit $rc

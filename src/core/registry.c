@@ -22,7 +22,7 @@ extern const tp_kernel tp_attn_neon_kernel, tp_attn_neon_kernel_bwd, tp_gemm_neo
 #define TP_N_NEON 0
 #endif
 #ifdef TPRIM_HAVE_CUDA
-extern const tp_kernel tp_attn_cuda_kernel, tp_attn_cuda_simt_kernel;
+extern const tp_kernel tp_attn_cuda_wgmma_kernel, tp_attn_cuda_kernel, tp_attn_cuda_simt_kernel;
 #endif
 /* the number of SIMD variants built for this target */
 #define TP_N_SIMD (TP_N_AVX2 + TP_N_AVX512 + TP_N_NEON)
@@ -50,9 +50,10 @@ extern const tp_kernel tp_attn_cuda_kernel, tp_attn_cuda_simt_kernel;
 #ifdef TPRIM_HAVE_CUDA
 /* attention also has the CUDA kernels, taken only for CUDA tensors */
 static const tp_kernel_table attention_table = {
-    .count = 3 + TP_N_SIMD,
+    .count = 4 + TP_N_SIMD,
     .k = {&tp_attn_ref_kernel, TP_AVX2_(tp_attn_avx2_kernel) TP_AVX512_(tp_attn_avx512_kernel)
-              TP_NEON_(tp_attn_neon_kernel) & tp_attn_cuda_kernel, &tp_attn_cuda_simt_kernel}};
+              TP_NEON_(tp_attn_neon_kernel) & tp_attn_cuda_wgmma_kernel, &tp_attn_cuda_kernel,
+          &tp_attn_cuda_simt_kernel}};
 #else
 TP_TABLE(attention_table, tp_attn_ref_kernel, tp_attn_avx2_kernel, tp_attn_avx512_kernel,
          tp_attn_neon_kernel);

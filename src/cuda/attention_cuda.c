@@ -16,6 +16,10 @@
  *       shape, where the bias, not the products, sets the pace).
  *   kD = 256: 4 warps of 1 m-tile, 32 keys a tile (O alone is 128 registers a thread).
  * Shared memory: (rows + 4 x keys) x (kD + 8) x 2 bytes (Q, double-buffered K and V).
+ *
+ * On sm_90 the plain path with 32 < max(D, Dv) <= 256 runs the wgmma kernel
+ * (attention_wgmma.cu, "cuda_wgmma"): 2 warpgroups x 64 rows, 128 keys a tile (64 at
+ * kD = 256); its reasons are written there.
  * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
  * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
  * the blocks in flight together read the same bias tile from L2. */
@@ -150,12 +154,61 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16",
              c->kd, c->feat);
     const int bm = c->warps * 16 * c->mt;
-    a.n_qtiles = (int32_t)((p->Sq + bm - 1) / bm);
-    const int64_t blocks = (int64_t)a.n_qtiles * p->Hq * p->nbatch;
+    const int64_t nq = (p->Sq + bm - 1) / bm;
+    a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
+    const int64_t blocks = nq * p->Hq * p->nbatch;
     const size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s",
            name, (long long)blocks, c->warps * 32, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)c->warps * 32, smem, &a);
+}
+
+/* The Hopper kernel (attention_wgmma.cu): padded head size 64, 128 or 256, keys a tile
+ * 128, 128, 64 (the S accumulator is kBN / 2 registers a thread beside kD / 2 of O). */
+static int wgmma_kd(const tp_attn_problem *p, int *bn)
+{
+    const int64_t need = p->D > p->Dv ? p->D : p->Dv;
+    *bn = need <= 128 ? 128 : 64;
+    return need <= 32 ? 0 : need <= 64 ? 64 : need <= 128 ? 128 : need <= 256 ? 256 : -1;
+}
+
+static const char *wgmma_accepts(const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    const char *why = cuda_common_accepts(p);
+    if (why) return why;
+    if (p->dtype != TPRIM_BF16 && p->dtype != TPRIM_F16)
+        return "f32 inputs (the tensor-core kernels take bf16 and f16)";
+    if (needs_full(p)) return "biases, ALiBi, soft-cap or a key mask (the wgmma kernel runs the plain path)";
+    int bn;
+    const int kd = wgmma_kd(p, &bn);
+    if (kd == 0) return "D and Dv <= 32 (the mma.sync kernel's 32-wide tiles waste less)";
+    if (kd < 0) return "D or Dv > 256";
+    const int64_t es = (int64_t)tprim_dtype_size(p->dtype);
+    if (!is_vec(&p->q, es) || !is_vec(&p->k, es) || !is_vec(&p->v, es))
+        return "q, k or v rows are not 16-byte aligned with unit column stride (cp.async)";
+    int arch = tp_cu_arch(p->device_id);
+    if (arch != 90) return "the GPU is not sm_90 (wgmma needs Hopper)";
+    return NULL;
+}
+
+static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
+{
+    const tp_attn_problem *p = prob;
+    int bn;
+    const int kd = wgmma_kd(p, &bn);
+    tp_cu_attn a;
+    to_cu(p, &a);
+    char name[64];
+    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd);
+    const int64_t nq = (p->Sq + 127) / 128;
+    a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
+    const int64_t blocks = nq * p->Hq * p->nbatch;
+    /* Q, double-buffered K and V, 1 KiB to align the swizzled tiles */
+    const size_t smem = (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
+    tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of 256 threads, %zu B shared", name,
+           (long long)blocks, smem);
+    return launch(ctx, p, name, blocks, 256, smem, &a);
 }
 
 static tprim_status simt_run(tprim_ctx *ctx, const void *prob)
@@ -167,6 +220,14 @@ static tprim_status simt_run(tprim_ctx *ctx, const void *prob)
     const size_t smem = (size_t)(p->D + p->Dv + 32) * 4 * 4;
     return launch(ctx, p, "tp_attn_simt", blocks, 128, smem, &a);
 }
+
+const tp_kernel tp_attn_cuda_wgmma_kernel = {
+    .name = "cuda_wgmma",
+    .family = TP_FAMILY_CUDA,
+    .priority = 30,
+    .accepts = wgmma_accepts,
+    .run_device = wgmma_run,
+};
 
 const tp_kernel tp_attn_cuda_kernel = {
     .name = "cuda",

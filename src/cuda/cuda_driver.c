@@ -22,6 +22,7 @@ typedef unsigned long long CUdeviceptr;
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
 #define CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES 8
 #define CU_STREAM_NON_BLOCKING 1
+#define CUDA_ERROR_NO_BINARY_FOR_GPU 209
 
 static struct {
     CUresult (*Init)(unsigned);
@@ -164,8 +165,15 @@ static tprim_status use_device_locked(int dev, char *err, size_t n)
         cu.DeviceGetAttribute(&ma, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd);
         cu.DeviceGetAttribute(&mi, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd);
         d->arch = ma * 10 + mi;
-        for (int i = 0; i < tp_cu_nfatbins && i < TP_CU_MAX_MODULES; i++)
-            if ((r = cu.ModuleLoadData(&d->mod[i], tp_cu_fatbins[i])) != 0) {
+        /* a module with no code for this GPU (the sm_90a-only wgmma kernels elsewhere)
+         * stays unloaded; its kernels' accepts() refuse such GPUs */
+        for (int i = 0; i < tp_cu_nfatbins && i < TP_CU_MAX_MODULES; i++) {
+            r = cu.ModuleLoadData(&d->mod[i], tp_cu_fatbins[i]);
+            if (r == CUDA_ERROR_NO_BINARY_FOR_GPU && i > 0) {
+                d->mod[i] = NULL;
+                continue;
+            }
+            if (r != 0) {
                 if (err && n)
                     snprintf(err, n,
                              "loading tprim's CUDA kernels on device %d (sm_%d) failed: %s "
@@ -173,6 +181,7 @@ static tprim_status use_device_locked(int dev, char *err, size_t n)
                              dev, d->arch, cu_str(r));
                 return TPRIM_ERR_UNSUPPORTED;
             }
+        }
         d->loaded = 1;
         return TPRIM_OK;
     }
@@ -216,7 +225,7 @@ tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],
         if (strcmp(d->fn[i].name, name) == 0) break;
     if (i == d->nfn) {
         for (int m = 0; m < tp_cu_nfatbins && !f; m++)
-            if (cu.ModuleGetFunction(&f, d->mod[m], name) != 0) f = NULL;
+            if (!d->mod[m] || cu.ModuleGetFunction(&f, d->mod[m], name) != 0) f = NULL;
         if (f && d->nfn < TP_CU_MAX_FUNCS) {
             snprintf(d->fn[i].name, sizeof d->fn[i].name, "%s", name);
             d->fn[i].f = f;

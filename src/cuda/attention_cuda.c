@@ -204,8 +204,10 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const int64_t nq = (p->Sq + 127) / 128;
     a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
     const int64_t blocks = nq * p->Hq * p->nbatch;
-    /* Q, double-buffered K and V, 1 KiB to align the swizzled tiles */
-    const size_t smem = (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
+    /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers, 1 KiB to align the
+     * swizzled tiles */
+    const size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024
+                                  : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of 256 threads, %zu B shared", name,
            (long long)blocks, smem);
     return launch(ctx, p, name, blocks, 256, smem, &a);

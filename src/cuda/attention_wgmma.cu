@@ -112,187 +112,134 @@ template <typename T> struct tp_wg_rs<T, 256> {
     }
 };
 
-template <typename T, int kD, int kBN>
-__device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned char *smem)
+/* Block -> (query tile, head, batch), heaviest (last) query tiles first; the key range
+ * of the block and of this thread's two rows. */
+struct tp_wg_work {
+    int64_t b, h, q0, row0, kl, t_begin, t_end, lo_first, hi_first, lo_last, hi_last;
+    int64_t lo[2], hi[2];
+    tp_bidx bi;
+};
+
+template <int kBN>
+__device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg, int wl, int g)
 {
-    typedef tp_mma_type<T> M;
-    constexpr int kBM = 128, kThreads = 256;
-    constexpr int kNT = kBN / 8; /* 8-column chunks of S per row pair */
-    constexpr int kDT = kD / 8;  /* 8-column chunks of O */
-    constexpr int kQBytes = kBM * kD * 2, kTileBytes = kBN * kD * 2;
-    unsigned char *Qs = smem;
-    unsigned char *Ks = Qs + kQBytes;     /* [2][kTileBytes] */
-    unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
-
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
-    const int g = lane >> 2, t = lane & 3;
-
-    int64_t idx = blockIdx.x, b, h;
+    tp_wg_work w;
+    int64_t idx = blockIdx.x;
     if (a.batch_inner) {
-        b = idx % a.nbatch;
+        w.b = idx % a.nbatch;
         idx /= a.nbatch;
-        h = idx % a.Hq;
+        w.h = idx % a.Hq;
         idx /= a.Hq;
     } else {
-        h = idx % a.Hq;
+        w.h = idx % a.Hq;
         idx /= a.Hq;
-        b = idx % a.nbatch;
+        w.b = idx % a.nbatch;
         idx /= a.nbatch;
     }
-    const int64_t qt = a.n_qtiles - 1 - idx;
-    const tp_bidx bi = tp_cu_bidx(a, b);
-    const int64_t hk = h / a.G;
-    const int64_t q0 = qt * kBM;
-    const int64_t qlast = (q0 + kBM < a.Sq ? q0 + kBM : a.Sq) - 1;
-    const int64_t kl = tp_cu_key_len(a, bi);
-
-    const T *qb = (const T *)a.q.data + tp_cu_off(a.q, bi, h) + q0 * a.q.si;
-    const T *kb = (const T *)a.k.data + tp_cu_off(a.k, bi, hk);
-    const T *vb = (const T *)a.v.data + tp_cu_off(a.v, bi, hk);
-
-    int64_t lo_first, hi_first, lo_last, hi_last;
-    tp_cu_row_range(a, kl, q0, lo_first, hi_first);
-    tp_cu_row_range(a, kl, qlast, lo_last, hi_last);
-    const int64_t t_begin = lo_first / kBN;
-    const int64_t t_end = hi_last > lo_first ? (hi_last + kBN - 1) / kBN : t_begin;
-
-    /* this thread's rows: half r -> q0 + 64 wg + 16 wl + 8 r + g */
-    const int64_t row0 = q0 + wg * 64 + wl * 16 + g;
-    int64_t lo[2], hi[2];
+    w.bi = tp_cu_bidx(a, w.b);
+    w.q0 = (a.n_qtiles - 1 - idx) * 128;
+    const int64_t qlast = (w.q0 + 128 < a.Sq ? w.q0 + 128 : a.Sq) - 1;
+    w.kl = tp_cu_key_len(a, w.bi);
+    tp_cu_row_range(a, w.kl, w.q0, w.lo_first, w.hi_first);
+    tp_cu_row_range(a, w.kl, qlast, w.lo_last, w.hi_last);
+    w.t_begin = w.lo_first / kBN;
+    w.t_end = w.hi_last > w.lo_first ? (w.hi_last + kBN - 1) / kBN : w.t_begin;
+    w.row0 = w.q0 + wg * 64 + wl * 16 + g; /* this thread's rows: row0 and row0 + 8 */
 #pragma unroll
-    for (int r = 0; r < 2; r++) tp_cu_row_range(a, kl, row0 + r * 8, lo[r], hi[r]);
+    for (int r = 0; r < 2; r++) tp_cu_row_range(a, w.kl, w.row0 + r * 8, w.lo[r], w.hi[r]);
+    return w;
+}
 
-    float o[kD / 2];
-#pragma unroll
-    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-
-    if (t_begin < t_end) {
-        tp_load_sw128<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - q0, a.D);
-        tp_load_sw128<T, kBN, kD, kThreads>(Ks, kb, a.k.si, t_begin * kBN, a.Sk, a.D);
-        tp_load_sw128<T, kBN, kD, kThreads>(Vs, vb, a.v.si, t_begin * kBN, a.Sk, a.Dv);
-        tp_cp_commit();
-    }
-    const float scale2 = a.scale * TP_LOG2E;
-    const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * 128;
-    const uint32_t k_base = tp_smem_addr(Ks), v_base = tp_smem_addr(Vs);
-
-    for (int64_t tile = t_begin; tile < t_end; tile++) {
-        const int buf = (int)((tile - t_begin) & 1);
-        tp_cp_wait<0>();
-        tp_fence_proxy_async();
-        __syncthreads(); /* tile's K, V (and Q) landed; every warp is done with buf ^ 1 */
-        if (tile + 1 < t_end) {
-            tp_load_sw128<T, kBN, kD, kThreads>(Ks + (buf ^ 1) * kTileBytes, kb, a.k.si, (tile + 1) * kBN,
-                                                a.Sk, a.D);
-            tp_load_sw128<T, kBN, kD, kThreads>(Vs + (buf ^ 1) * kTileBytes, vb, a.v.si, (tile + 1) * kBN,
-                                                a.Sk, a.Dv);
-        }
-        tp_cp_commit();
-        const int64_t k0 = tile * kBN;
-        const uint32_t kt = k_base + buf * kTileBytes, vt = v_base + buf * kTileBytes;
-
-        /* S = Q K^T */
-        float s[kBN / 2];
-        tp_wg_fence_regs(s);
-        tp_wg_fence();
-#pragma unroll
-        for (int ks = 0; ks < kD / 16; ks++) { /* (columns past D hold zeros) */
-            const uint32_t off = (ks & 3) * 32; /* k-step inside the 128-byte span */
-            const uint64_t da = tp_wg_desc(q_base + (ks >> 2) * (kBM * 128) + off, 16, 1024);
-            const uint64_t db = tp_wg_desc(kt + (ks >> 2) * (kBN * 128) + off, 16, 1024);
-            tp_wg_ss<T, kBN>::run(s, da, db, ks > 0);
-        }
-        tp_wg_commit();
-        tp_wg_wait0();
-        tp_wg_fence_regs(s);
-
-        /* logits in log2 units and the masks (tile-relative coordinates jr = key - k0) */
-        const bool need_mask = k0 < lo_last || k0 + kBN > hi_first;
-        if (need_mask) {
-            int lor[2], hir[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const int64_t l0 = lo[r] - k0, h0 = hi[r] - k0;
-                lor[r] = (int)(l0 < -1 ? -1 : (l0 > kBN ? kBN : l0));
-                hir[r] = (int)(h0 < -1 ? -1 : (h0 > kBN ? kBN : h0));
-            }
-#pragma unroll
-            for (int n = 0; n < kNT; n++)
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int r = e >> 1, jr = n * 8 + 2 * t + (e & 1);
-                    const bool vis = jr >= lor[r] && jr < hir[r];
-                    s[4 * n + e] = vis ? s[4 * n + e] * scale2 : -INFINITY;
-                }
-        } else {
-#pragma unroll
-            for (int i = 0; i < kBN / 2; i++) s[i] *= scale2;
-        }
-
-        /* online softmax; a row's four owners are the lanes of one quad */
-        float al[2];
+/* Logits of one S tile (keys k0 ..) in log2 units with the masks, the online softmax
+ * update of (m, l), probabilities left in s, the rescale factor of O in al. */
+template <int kBN>
+__device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
+                                              float (&al)[2], const tp_wg_work &w, int64_t k0,
+                                              float scale2, int t)
+{
+    constexpr int kNT = kBN / 8;
+    if (k0 < w.lo_last || k0 + kBN > w.hi_first) {
+        int lor[2], hir[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
-            float mx = -INFINITY;
+            const int64_t l0 = w.lo[r] - k0, h0 = w.hi[r] - k0;
+            lor[r] = (int)(l0 < -1 ? -1 : (l0 > kBN ? kBN : l0));
+            hir[r] = (int)(h0 < -1 ? -1 : (h0 > kBN ? kBN : h0));
+        }
 #pragma unroll
-            for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            const float mn = fmaxf(m[r], mx);
-            const float mu = mn == -INFINITY ? 0.0f : mn;
-            al[r] = tp_ex2(m[r] - mu);
-            m[r] = mn;
-            float sum = 0.0f;
+        for (int n = 0; n < kNT; n++)
 #pragma unroll
-            for (int n = 0; n < kNT; n++) {
-                s[4 * n + 2 * r] = tp_ex2(s[4 * n + 2 * r] - mu);
-                s[4 * n + 2 * r + 1] = tp_ex2(s[4 * n + 2 * r + 1] - mu);
-                sum += s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+            for (int e = 0; e < 4; e++) {
+                const int r = e >> 1, jr = n * 8 + 2 * t + (e & 1);
+                const bool vis = jr >= lor[r] && jr < hir[r];
+                s[4 * n + e] = vis ? s[4 * n + e] * scale2 : -INFINITY;
             }
-            l[r] = l[r] * al[r] + sum;
-        }
+    } else {
 #pragma unroll
-        for (int d = 0; d < kDT; d++) {
-            o[4 * d] *= al[0], o[4 * d + 1] *= al[0];
-            o[4 * d + 2] *= al[1], o[4 * d + 3] *= al[1];
-        }
-
-        /* O += P V */
-        uint32_t pa[kBN / 16][4];
-#pragma unroll
-        for (int kk = 0; kk < kBN / 16; kk++) {
-            pa[kk][0] = M::pack(s[8 * kk + 0], s[8 * kk + 1]);
-            pa[kk][1] = M::pack(s[8 * kk + 2], s[8 * kk + 3]);
-            pa[kk][2] = M::pack(s[8 * kk + 4], s[8 * kk + 5]);
-            pa[kk][3] = M::pack(s[8 * kk + 6], s[8 * kk + 7]);
-        }
-        tp_wg_fence_regs(pa);
-        tp_wg_fence_regs(o);
-        tp_wg_fence();
-#pragma unroll
-        for (int kk = 0; kk < kBN / 16; kk++)
-            tp_wg_rs<T, kD>::run(o, pa[kk], tp_wg_desc(vt + kk * 2048, kBN * 128, 1024));
-        tp_wg_commit();
-        tp_wg_wait0();
-        tp_wg_fence_regs(o);
+        for (int i = 0; i < kBN / 2; i++) s[i] *= scale2;
     }
-    tp_cp_wait<0>();
+    /* a row's four owners are the lanes of one quad */
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float mn = fmaxf(m[r], mx);
+        const float mu = mn == -INFINITY ? 0.0f : mn;
+        al[r] = tp_ex2(m[r] - mu);
+        m[r] = mn;
+        float sum = 0.0f;
+#pragma unroll
+        for (int n = 0; n < kNT; n++) {
+            s[4 * n + 2 * r] = tp_ex2(s[4 * n + 2 * r] - mu);
+            s[4 * n + 2 * r + 1] = tp_ex2(s[4 * n + 2 * r + 1] - mu);
+            sum += s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+        }
+        l[r] = l[r] * al[r] + sum;
+    }
+}
 
-    /* epilogue: normalise, store out (and lse) */
-    T *ob = (T *)a.out.data + tp_cu_off(a.out, bi, h);
+/* O *= al per row, then P (bf16/f16) as the register-A fragments of P V. */
+template <typename T, int kD, int kBN>
+__device__ __forceinline__ void tp_wg_rescale_pack(float (&o)[kD / 2], const float (&al)[2],
+                                                   const float (&s)[kBN / 2], uint32_t (&pa)[kBN / 16][4])
+{
+    typedef tp_mma_type<T> M;
+#pragma unroll
+    for (int d = 0; d < kD / 8; d++) {
+        o[4 * d] *= al[0], o[4 * d + 1] *= al[0];
+        o[4 * d + 2] *= al[1], o[4 * d + 3] *= al[1];
+    }
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; kk++) {
+        pa[kk][0] = M::pack(s[8 * kk + 0], s[8 * kk + 1]);
+        pa[kk][1] = M::pack(s[8 * kk + 2], s[8 * kk + 3]);
+        pa[kk][2] = M::pack(s[8 * kk + 4], s[8 * kk + 5]);
+        pa[kk][3] = M::pack(s[8 * kk + 6], s[8 * kk + 7]);
+    }
+}
+
+/* Normalise and store this thread's two rows of out (and lse). */
+template <typename T, int kD>
+__device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_work &w, const float (&o)[kD / 2],
+                                               const float (&m)[2], const float (&l)[2], int t)
+{
+    typedef tp_mma_type<T> M;
+    T *ob = (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h);
     const bool pair = a.out.vec;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lt = l[r];
         lt += __shfl_xor_sync(0xffffffffu, lt, 1);
         lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        const int64_t i = row0 + r * 8;
+        const int64_t i = w.row0 + r * 8;
         if (i >= a.Sq) continue;
         const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
         T *orow = ob + i * a.out.si;
 #pragma unroll
-        for (int d = 0; d < kDT; d++) {
+        for (int d = 0; d < kD / 8; d++) {
             const int64_t c = d * 8 + 2 * t;
             const float x0 = o[4 * d + 2 * r] * inv, x1 = o[4 * d + 2 * r + 1] * inv;
             if (pair && c + 1 < a.Dv) {
@@ -303,24 +250,282 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
             }
         }
         if (a.has_lse && t == 0)
-            ((float *)a.lse.data)[tp_cu_off(a.lse, bi, h) + i * a.lse.si] =
+            ((float *)a.lse.data)[tp_cu_off(a.lse, w.bi, w.h) + i * a.lse.si] =
                 lt > 0.0f ? m[r] * TP_LN2 + logf(lt) : -INFINITY;
     }
 }
 
+/* S = Q K^T for one warpgroup: kD / 16 k-steps (columns past D hold zeros). */
+template <typename T, int kD, int kBN>
+__device__ __forceinline__ void tp_wg_issue_s(float (&s)[kBN / 2], uint32_t q_base, uint32_t kt)
+{
+#pragma unroll
+    for (int ks = 0; ks < kD / 16; ks++) {
+        const uint32_t off = (ks & 3) * 32; /* k-step inside the 128-byte span */
+        const uint64_t da = tp_wg_desc(q_base + (ks >> 2) * (128 * 128) + off, 16, 1024);
+        const uint64_t db = tp_wg_desc(kt + (ks >> 2) * (kBN * 128) + off, 16, 1024);
+        tp_wg_ss<T, kBN>::run(s, da, db, ks > 0);
+    }
+}
+
+/* O += P V for one warpgroup: kBN / 16 k-steps of 16 keys. */
+template <typename T, int kD, int kBN>
+__device__ __forceinline__ void tp_wg_issue_pv(float (&o)[kD / 2], const uint32_t (&pa)[kBN / 16][4], uint32_t vt)
+{
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; kk++)
+        tp_wg_rs<T, kD>::run(o, pa[kk], tp_wg_desc(vt + kk * 2048, kBN * 128, 1024));
+}
+
+/*
+ * The two-stage kernel (kD = 256: three stages do not fit in shared memory). Both
+ * warpgroups run in step: one barrier a tile; the loads of tile t+1 fly while tile t
+ * is computed.
+ */
+template <typename T, int kD, int kBN>
+__device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    constexpr int kThreads = 256;
+    constexpr int kQBytes = 128 * kD * 2, kTileBytes = kBN * kD * 2;
+    unsigned char *Qs = smem;
+    unsigned char *Ks = Qs + kQBytes;        /* [2][kTileBytes] */
+    unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
+    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
+    const int64_t hk = w.h / a.G;
+    const T *qb = (const T *)a.q.data + tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
+    const T *kb = (const T *)a.k.data + tp_cu_off(a.k, w.bi, hk);
+    const T *vb = (const T *)a.v.data + tp_cu_off(a.v, w.bi, hk);
+
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+    if (w.t_begin < w.t_end) {
+        tp_load_sw128<T, 128, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
+        tp_load_sw128<T, kBN, kD, kThreads>(Ks, kb, a.k.si, w.t_begin * kBN, a.Sk, a.D);
+        tp_load_sw128<T, kBN, kD, kThreads>(Vs, vb, a.v.si, w.t_begin * kBN, a.Sk, a.Dv);
+        tp_cp_commit();
+    }
+    const float scale2 = a.scale * TP_LOG2E;
+    const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * 128;
+    const uint32_t k_base = tp_smem_addr(Ks), v_base = tp_smem_addr(Vs);
+
+    for (int64_t tile = w.t_begin; tile < w.t_end; tile++) {
+        const int buf = (int)((tile - w.t_begin) & 1);
+        tp_cp_wait<0>();
+        tp_fence_proxy_async();
+        __syncthreads(); /* tile's K, V (and Q) landed; every warp is done with buf ^ 1 */
+        if (tile + 1 < w.t_end) {
+            tp_load_sw128<T, kBN, kD, kThreads>(Ks + (buf ^ 1) * kTileBytes, kb, a.k.si, (tile + 1) * kBN,
+                                                a.Sk, a.D);
+            tp_load_sw128<T, kBN, kD, kThreads>(Vs + (buf ^ 1) * kTileBytes, vb, a.v.si, (tile + 1) * kBN,
+                                                a.Sk, a.Dv);
+        }
+        tp_cp_commit();
+        const uint32_t kt = k_base + buf * kTileBytes, vt = v_base + buf * kTileBytes;
+
+        float s[kBN / 2];
+        tp_wg_fence_regs(s);
+        tp_wg_fence();
+        tp_wg_issue_s<T, kD, kBN>(s, q_base, kt);
+        tp_wg_commit();
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+
+        float al[2];
+        tp_wg_softmax<kBN>(s, m, l, al, w, tile * kBN, scale2, t);
+        uint32_t pa[kBN / 16][4];
+        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, vt);
+        tp_wg_commit();
+        tp_wg_wait0();
+        tp_wg_fence_regs(o);
+    }
+    tp_cp_wait<0>();
+    tp_wg_epilogue<T, kD>(a, w, o, m, l, t);
+}
+
+/* mbarrier and named-barrier helpers of the three-stage kernel */
+__device__ __forceinline__ void tp_mbar_init(uint32_t bar, int count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void tp_mbar_wait(uint32_t bar, uint32_t parity)
+{
+    asm volatile("{\n.reg .pred p;\nTP_MBAR_WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+                 "@!p bra TP_MBAR_WAIT;\n}\n" ::"r"(bar),
+                 "r"(parity)
+                 : "memory");
+}
+__device__ __forceinline__ void tp_mbar_arrive(uint32_t bar)
+{
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
+}
+/* arrives on bar when this thread's cp.async copies so far have landed */
+__device__ __forceinline__ void tp_cp_async_arrive(uint32_t bar)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+template <int kId> __device__ __forceinline__ void tp_bar_sync()
+{
+    asm volatile("bar.sync %0, 256;\n" ::"n"(kId) : "memory");
+}
+template <int kId> __device__ __forceinline__ void tp_bar_arrive()
+{
+    asm volatile("bar.arrive %0, 256;\n" ::"n"(kId) : "memory");
+}
+/* ping-pong: warpgroup wg waits for its turn on named barrier 1 + wg, and passes the
+ * turn to the other on 2 - wg once its products are issued */
+__device__ __forceinline__ void tp_wg_turn(int wg)
+{
+    if (wg == 0) tp_bar_sync<1>();
+    else tp_bar_sync<2>();
+}
+__device__ __forceinline__ void tp_wg_pass(int wg)
+{
+    if (wg == 0) tp_bar_arrive<2>();
+    else tp_bar_arrive<1>();
+}
+
+/*
+ * The three-stage kernel (kD = 64, 128). The warpgroups are not held in step by a
+ * block-wide barrier: tile t's K and V are complete when the mbarrier full[t mod 3]
+ * completes (each thread's cp.async copies arrive on it), and a stage is refilled once
+ * both warpgroups have arrived on empty[stage]. The tensor cores alternate between the
+ * warpgroups (named barriers 1 and 2, "ping-pong"): warpgroup w issues its products
+ * (P V of tile t-1, then S = Q K^T of tile t) in one batch, lets the other warpgroup
+ * issue, and runs the softmax of tile t while the other's products run. P V of tile t
+ * is deferred to the next batch, so V of tile t-1 is held one tile longer: three stages.
+ */
+template <typename T, int kD, int kBN>
+__device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    constexpr int kThreads = 256, kStages = 3;
+    constexpr int kQBytes = 128 * kD * 2, kTileBytes = kBN * kD * 2;
+    unsigned char *Qs = smem;
+    unsigned char *Ks = Qs + kQBytes;              /* [3][kTileBytes] */
+    unsigned char *Vs = Ks + kStages * kTileBytes; /* [3][kTileBytes] */
+    uint64_t *bars = (uint64_t *)(Vs + kStages * kTileBytes); /* full[3], empty[3] */
+    const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
+    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
+    const int64_t hk = w.h / a.G;
+    const T *qb = (const T *)a.q.data + tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
+    const T *kb = (const T *)a.k.data + tp_cu_off(a.k, w.bi, hk);
+    const T *vb = (const T *)a.v.data + tp_cu_off(a.v, w.bi, hk);
+
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    const int64_t nt = w.t_end - w.t_begin;
+    if (nt > 0) {
+        if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        __syncthreads(); /* the barriers are initialised before anyone arrives */
+        /* prologue: Q and tiles 0, 1 */
+        tp_load_sw128<T, 128, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
+        for (int64_t j = 0; j < 2 && j < nt; j++) {
+            const int64_t key0 = (w.t_begin + j) * kBN;
+            tp_load_sw128<T, kBN, kD, kThreads>(Ks + j * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
+            tp_load_sw128<T, kBN, kD, kThreads>(Vs + j * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
+            tp_cp_async_arrive(full0 + j * 8);
+        }
+        if (wg == 1) tp_bar_arrive<1>(); /* warpgroup 0 issues first */
+    }
+    const float scale2 = a.scale * TP_LOG2E;
+    const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * 128;
+    const uint32_t k_base = tp_smem_addr(Ks), v_base = tp_smem_addr(Vs);
+    uint32_t pa[kBN / 16][4];
+    /* softmax of tile j, then the refill of tile j-1's stage with tile j+2 once both
+     * warpgroups have left it */
+    auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
+        float al[2];
+        tp_wg_softmax<kBN>(s, m, l, al, w, (w.t_begin + j) * kBN, scale2, t);
+        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+        if (j + 2 < nt) {
+            const int sp = (int)((j + 2) % kStages);
+            if (j > 0) tp_mbar_wait(empty0 + sp * 8, (uint32_t)(((j - 1) / kStages) & 1));
+            const int64_t key0 = (w.t_begin + j + 2) * kBN;
+            tp_load_sw128<T, kBN, kD, kThreads>(Ks + sp * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
+            tp_load_sw128<T, kBN, kD, kThreads>(Vs + sp * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
+            tp_cp_async_arrive(full0 + sp * 8);
+        }
+    };
+
+    if (nt > 0) {
+        /* batch 0: S of tile 0 */
+        float s[kBN / 2];
+        tp_mbar_wait(full0, 0u);
+        tp_fence_proxy_async();
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(s);
+        tp_wg_fence();
+        tp_wg_issue_s<T, kD, kBN>(s, q_base, k_base);
+        tp_wg_commit();
+        tp_wg_pass(wg);
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        tile_softmax(s, 0);
+    }
+    for (int64_t j = 1; j < nt; j++) {
+        /* batch j: P V of tile j-1, S of tile j */
+        const int st = (int)(j % kStages), sp = (int)((j - 1) % kStages);
+        float s[kBN / 2];
+        tp_mbar_wait(full0 + st * 8, (uint32_t)((j / kStages) & 1));
+        tp_fence_proxy_async();
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(s);
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
+        tp_wg_issue_s<T, kD, kBN>(s, q_base, k_base + st * kTileBytes);
+        tp_wg_commit();
+        tp_wg_pass(wg);
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        tp_wg_fence_regs(o);
+        tp_mbar_arrive(empty0 + sp * 8); /* this thread is done with tile j-1 */
+        tile_softmax(s, j);
+    }
+    if (nt > 0) {
+        /* the last batch: P V of the last tile; warpgroup 1 passes no turn (no one waits) */
+        const int sp = (int)((nt - 1) % kStages);
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
+        tp_wg_commit();
+        if (wg == 0) tp_bar_arrive<2>();
+        tp_wg_wait0();
+        tp_wg_fence_regs(o);
+    }
+    tp_wg_epilogue<T, kD>(a, w, o, m, l, t);
+}
+
 /* tp_attn_wgmma_<bf16|f16>_d<kD>: the dynamic shared memory is aligned up to 1024 bytes
  * here (the launch asks for 1 KiB more than the layout needs). */
-#define TP_ATTN_WGMMA_KERNEL(TNAME, T, KD, BN)                                                  \
+#define TP_ATTN_WGMMA_KERNEL(TNAME, T, KD, BN, BODY)                                            \
     extern "C" __global__ void __launch_bounds__(256, 1) tp_attn_wgmma_##TNAME##_d##KD(const tp_cu_attn a) \
     {                                                                                          \
         extern __shared__ __align__(1024) unsigned char tp_smem_raw[];                        \
         const uint32_t s0 = tp_smem_addr(tp_smem_raw);                                         \
-        tp_attn_wgmma_body<T, KD, BN>(a, tp_smem_raw + ((1024 - (s0 & 1023)) & 1023));         \
+        BODY<T, KD, BN>(a, tp_smem_raw + ((1024 - (s0 & 1023)) & 1023));                      \
     }
 
-TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 64, 128)
-TP_ATTN_WGMMA_KERNEL(f16, __half, 64, 128)
-TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 128, 128)
-TP_ATTN_WGMMA_KERNEL(f16, __half, 128, 128)
-TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 256, 64)
-TP_ATTN_WGMMA_KERNEL(f16, __half, 256, 64)
+TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 64, 128, tp_attn_wgmma3_body)
+TP_ATTN_WGMMA_KERNEL(f16, __half, 64, 128, tp_attn_wgmma3_body)
+TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 128, 128, tp_attn_wgmma3_body)
+TP_ATTN_WGMMA_KERNEL(f16, __half, 128, 128, tp_attn_wgmma3_body)
+TP_ATTN_WGMMA_KERNEL(bf16, __nv_bfloat16, 256, 64, tp_attn_wgmma_body)
+TP_ATTN_WGMMA_KERNEL(f16, __half, 256, 64, tp_attn_wgmma_body)

@@ -59,23 +59,36 @@ __device__ __forceinline__ uint64_t tp_wg_desc(uint32_t saddr, uint32_t lbo, uin
 }
 
 /* rows [row0, row0 + R) x columns [0, kD) of a unit-column-stride operand (row stride si
- * elements, 16-byte aligned rows) -> the swizzled column-block layout at dst. */
+ * elements, 16-byte aligned rows) -> the swizzled column-block layout at dst. Thread x
+ * copies chunk x mod (kD / 8) of rows x / (kD / 8) + i kRows: its swizzle phase is the
+ * same for every i, so a tile wholly in bounds costs one cp.async and two additions a
+ * chunk (the loads are issued by the same threads that run the softmax). */
 template <typename T, int R, int kD, int kThreads>
 __device__ __forceinline__ void tp_load_sw128(unsigned char *dst, const T *base, int64_t si, int64_t row0,
                                               int64_t nrows, int64_t ncols)
 {
-    constexpr int kChunks = kD / 8; /* 16-byte chunks per row */
-#pragma unroll 4
-    for (int c = threadIdx.x; c < R * kChunks; c += kThreads) {
-        const int r = c / kChunks, cc = c % kChunks;
-        const int64_t gr = row0 + r;
+    constexpr int kChunks = kD / 8;             /* 16-byte chunks per row */
+    constexpr int kRows = kThreads / kChunks;   /* rows per pass */
+    static_assert(kThreads % kChunks == 0 && kRows % 8 == 0 && R % kRows == 0, "load pattern");
+    const int cc = threadIdx.x % kChunks, r0 = threadIdx.x / kChunks;
+    unsigned char *d = dst + (cc >> 3) * (R * 128) + r0 * 128 + (((cc & 7) ^ (r0 & 7)) << 4);
+    if (row0 + R <= nrows && ncols >= kD) {
+        const T *src = base + (row0 + r0) * si + cc * 8;
+        const int64_t step = kRows * si;
+#pragma unroll
+        for (int i = 0; i < R / kRows; i++) tp_cp_async16(d + i * (kRows * 128), src + i * step, 16);
+        return;
+    }
+#pragma unroll
+    for (int i = 0; i < R / kRows; i++) {
+        const int64_t gr = row0 + r0 + i * kRows;
         int n = 0;
         const T *src = base;
         if (gr < nrows && cc * 8 < ncols) {
             n = (int)((ncols - cc * 8 < 8 ? ncols - cc * 8 : 8) * (int64_t)sizeof(T));
             src = base + gr * si + cc * 8;
         }
-        tp_cp_async16(dst + (cc >> 3) * (R * 128) + r * 128 + (((cc & 7) ^ (r & 7)) << 4), src, n);
+        tp_cp_async16(d + i * (kRows * 128), src, n);
     }
 }
 
@@ -158,6 +171,9 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
                                               float scale2, int t)
 {
     constexpr int kNT = kBN / 8;
+    /* logits = s * sc: tiles without masks keep raw products and fold the scale into
+     * the exponent's fma (when scale > 0, so that the max commutes with it) */
+    float sc = scale2;
     if (k0 < w.lo_last || k0 + kBN > w.hi_first) {
         int lor[2], hir[2];
 #pragma unroll
@@ -174,9 +190,11 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
                 const bool vis = jr >= lor[r] && jr < hir[r];
                 s[4 * n + e] = vis ? s[4 * n + e] * scale2 : -INFINITY;
             }
-    } else {
+        sc = 1.0f;
+    } else if (!(scale2 > 0.0f)) {
 #pragma unroll
         for (int i = 0; i < kBN / 2; i++) s[i] *= scale2;
+        sc = 1.0f;
     }
     /* a row's four owners are the lanes of one quad */
 #pragma unroll
@@ -186,15 +204,15 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
         for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float mn = fmaxf(m[r], mx);
+        const float mn = fmaxf(m[r], mx * sc); /* (mx is never -inf when sc != 1) */
         const float mu = mn == -INFINITY ? 0.0f : mn;
         al[r] = tp_ex2(m[r] - mu);
         m[r] = mn;
         float sum = 0.0f;
 #pragma unroll
         for (int n = 0; n < kNT; n++) {
-            s[4 * n + 2 * r] = tp_ex2(s[4 * n + 2 * r] - mu);
-            s[4 * n + 2 * r + 1] = tp_ex2(s[4 * n + 2 * r + 1] - mu);
+            s[4 * n + 2 * r] = tp_ex2(fmaf(s[4 * n + 2 * r], sc, -mu));
+            s[4 * n + 2 * r + 1] = tp_ex2(fmaf(s[4 * n + 2 * r + 1], sc, -mu));
             sum += s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
         }
         l[r] = l[r] * al[r] + sum;

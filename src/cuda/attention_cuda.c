@@ -11,6 +11,9 @@
  *       as the tensor cores (measured: 149 TFLOP/s at D = 128 on an H100). Q is held
  *       in registers up to kD = 64; above, the O accumulator (kD registers a thread)
  *       leaves no room and Q is read from shared memory at each k-step.
+ *   staged full (feat 2: f32 biases of unit key stride, kD <= 64): 8 warps of 1 m-tile,
+ *       the bias tiles double-buffered in shared memory beside K and V, 2 blocks a SM
+ *       (128 registers; the evoformer shapes: see attention_mma.cuh).
  *   full, 64 <= kD <= 128: 8 warps of 1 m-tile (the per-tile bias registers do not fit
  *       beside two m-tiles without spilling); kD = 32 keeps 2 m-tiles (the evoformer
  *       shape, where the bias, not the products, sets the pace).
@@ -36,7 +39,8 @@ typedef struct mma_cfg {
 } mma_cfg;
 
 static const mma_cfg g_cfgs[] = {
-    {32, 0, 2, 64, 4},  {32, 1, 1, 64, 8},  {64, 0, 2, 64, 4},  {64, 1, 1, 64, 8},
+    {32, 0, 2, 64, 4},  {32, 2, 1, 64, 8},  {32, 1, 1, 64, 8},  {64, 0, 2, 64, 4},
+    {64, 2, 1, 64, 8},  {64, 1, 1, 64, 8},
     {96, 0, 2, 64, 4},  {96, 1, 1, 64, 8},  {128, 0, 2, 64, 4}, {128, 1, 1, 64, 8},
     {256, 0, 1, 32, 4}, {256, 1, 1, 32, 4},
 };
@@ -46,12 +50,29 @@ static int needs_full(const tp_attn_problem *p)
     return p->nbias || p->has_alibi || p->softcap > 0.0f || p->has_kmask;
 }
 
+static int is_vec(const tp_operand *o, int64_t es);
+
+/* The staged-bias path (feat 2) takes f32 biases of unit key stride with 16-byte
+ * aligned rows (cp.async); others are read element by element (feat 1). */
+static int biases_stageable(const tp_attn_problem *p)
+{
+    if (!p->nbias) return 0;
+    for (int x = 0; x < p->nbias; x++)
+        if (p->bias[x].dtype != TPRIM_F32 || !is_vec(&p->bias[x], 4)) return 0;
+    return 1;
+}
+
 static const mma_cfg *pick_cfg(const tp_attn_problem *p)
 {
     int64_t need = p->D > p->Dv ? p->D : p->Dv;
     int feat = needs_full(p);
-    for (size_t i = 0; i < sizeof g_cfgs / sizeof g_cfgs[0]; i++)
-        if (need <= g_cfgs[i].kd && g_cfgs[i].feat == feat) return &g_cfgs[i];
+    int stage = feat && biases_stageable(p);
+    for (size_t i = 0; i < sizeof g_cfgs / sizeof g_cfgs[0]; i++) {
+        const mma_cfg *c = &g_cfgs[i];
+        if (need > c->kd || (c->feat == 0) != (feat == 0)) continue;
+        if (c->feat == 2 && !stage) continue;
+        return c;
+    }
     return NULL;
 }
 
@@ -157,7 +178,11 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     const int64_t nq = (p->Sq + bm - 1) / bm;
     a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
     const int64_t blocks = nq * p->Hq * p->nbatch;
-    const size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
+    size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
+    if (c->feat == 2) { /* double-buffered bias tiles: one row when broadcast over queries */
+        for (int x = 0; x < p->nbias; x++) a.bstage[x] = p->bias[x].si == 0 ? 1 : bm;
+        smem += (size_t)2 * (size_t)(a.bstage[0] + a.bstage[1]) * (size_t)(c->bn + 8) * 4;
+    }
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s",
            name, (long long)blocks, c->warps * 32, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)c->warps * 32, smem, &a);

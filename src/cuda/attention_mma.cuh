@@ -19,7 +19,13 @@
  *
  * kFeat = 0 compiles the plain path (causal / window / key lengths / lse only);
  * kFeat = 1 adds biases, ALiBi, soft-cap and the key mask; the two are separate
- * kernels so that the plain one is not charged the registers of the full one. */
+ * kernels so that the plain one is not charged the registers of the full one.
+ * kFeat = 2 is the full path with f32 biases of unit key stride staged through shared
+ * memory: each bias tile (kBN keys x the block's rows, or one row when the bias is
+ * broadcast over queries) is copied with cp.async beside K and V, in the same double
+ * buffer, and read back in the accumulator layout as float2 (rows padded to kBN + 8
+ * floats: the 16 lanes of a half-warp hit 32 distinct banks). The evoformer shapes
+ * (D = 32, a mask bias over keys and a pair bias shared by the N rows) run here. */
 #include "attention_common.cuh"
 
 #include <math.h>
@@ -122,6 +128,27 @@ __device__ __forceinline__ void tp_load_tile(T *dst, const T *base, const tp_cu_
     }
 }
 
+/* Bias tile rows [0, R) x keys [k0, k0 + kBN) of an f32 bias with unit key stride
+ * (row stride si, 16-byte aligned rows; rows >= nrows and keys >= nk are zero-filled)
+ * into shared rows of kBN + 8 floats. */
+template <int kBN, int kThreads>
+__device__ __forceinline__ void tp_load_bias_tile(float *dst, const float *base, int64_t si, int R,
+                                                  int64_t nrows, int64_t k0, int64_t nk)
+{
+    constexpr int kChunks = kBN / 4;
+    for (int c = threadIdx.x; c < R * kChunks; c += kThreads) {
+        const int r = c / kChunks, cc = (c % kChunks) * 4;
+        const int64_t j = k0 + cc;
+        int n = 0;
+        const float *src = base;
+        if (r < nrows && j < nk) {
+            n = (int)((nk - j < 4 ? nk - j : 4) * 4);
+            src = base + r * si + j;
+        }
+        tp_cp_async16(dst + r * (kBN + 8) + cc, src, n);
+    }
+}
+
 /* 2^x on the special-function unit (max relative error 2^-22; results below 2^-126
  * flush to 0, which only drops probabilities that are 0 at f32 precision anyway). */
 __device__ __forceinline__ float tp_ex2(float x)
@@ -154,6 +181,9 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
     T *Qs = smem;
     T *Ks = Qs + kBM * kS;                /* [2][kBN][kS] */
     T *Vs = Ks + 2 * kBN * kS;            /* [2][kBN][kS] */
+    constexpr bool kStage = kFeat == 2;
+    float *Bs = (float *)(Vs + 2 * kBN * kS); /* kStage: [2][bias rows][kBN + 8] */
+    const int bst_floats = kStage ? (a.bstage[0] + a.bstage[1]) * (kBN + 8) : 0;
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
@@ -213,6 +243,9 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
     int64_t kmo = 0;
     if (kFeat) {
         slope2 = tp_cu_alibi(a, bi, h) * TP_LOG2E;
+        if (a.has_kmask) kmo = tp_cu_off(a.kmask, bi, 0);
+    }
+    if (kFeat == 1) {
 #pragma unroll
         for (int x = 0; x < 2; x++) {
             if (x >= a.nbias) break;
@@ -227,13 +260,32 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                     brow[x][mt][r] = (const char *)a.bias[x].data + (base + i * a.bias[x].si) * es;
                 }
         }
-        if (a.has_kmask) kmo = tp_cu_off(a.kmask, bi, 0);
     }
 
+    /* kStage: the block's first row of each bias, and its tile loads */
+    const float *bblk[2] = {NULL, NULL};
+    if (kStage) {
+#pragma unroll
+        for (int x = 0; x < 2; x++)
+            if (x < a.nbias)
+                bblk[x] = (const float *)a.bias[x].data + tp_cu_off(a.bias[x], bi, h) + q0 * a.bias[x].si;
+    }
+    auto load_bias = [&](int stage, int64_t key0) {
+        if (!kStage) return;
+        float *d = Bs + stage * bst_floats;
+#pragma unroll
+        for (int x = 0; x < 2; x++) {
+            if (x >= a.nbias) break;
+            const int64_t si = a.bias[x].si;
+            tp_load_bias_tile<kBN, kThreads>(d, bblk[x], si, a.bstage[x], si ? a.Sq - q0 : 1, key0, a.Sk);
+            d += a.bstage[x] * (kBN + 8);
+        }
+    };
     if (t_begin < t_end) {
         tp_load_tile<T, kBM, kD, kS, kThreads>(Qs, qb, a.q, 0, a.Sq - q0, a.D);
         tp_load_tile<T, kBN, kD, kS, kThreads>(Ks, kb, a.k, t_begin * kBN, a.Sk, a.D);
         tp_load_tile<T, kBN, kD, kS, kThreads>(Vs, vb, a.v, t_begin * kBN, a.Sk, a.Dv);
+        load_bias(0, t_begin * kBN);
         tp_cp_commit();
     }
     const float cap = a.softcap, inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
@@ -248,6 +300,7 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
             T *kd = Ks + (buf ^ 1) * kBN * kS, *vd = Vs + (buf ^ 1) * kBN * kS;
             tp_load_tile<T, kBN, kD, kS, kThreads>(kd, kb, a.k, (tile + 1) * kBN, a.Sk, a.D);
             tp_load_tile<T, kBN, kD, kS, kThreads>(vd, vb, a.v, (tile + 1) * kBN, a.Sk, a.Dv);
+            load_bias(buf ^ 1, (tile + 1) * kBN);
         }
         tp_cp_commit();
         tp_cp_wait<1>();
@@ -266,8 +319,8 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 
         /* biases of this tile (log2 units), loaded before the product so that their
          * latency hides behind it */
-        float bs[kFeat ? kM : 1][kFeat ? kNT : 1][4];
-        if (kFeat) {
+        float bs[kFeat == 1 ? kM : 1][kFeat == 1 ? kNT : 1][4];
+        if (kFeat == 1) {
 #pragma unroll
             for (int mt = 0; mt < kM; mt++)
 #pragma unroll
@@ -331,6 +384,35 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
             }
         }
 
+        /* kStage: this tile's biases from shared memory, float2 per (row, key pair) */
+        float sb[kStage ? kM : 1][kStage ? kNT : 1][4];
+        if (kStage) {
+            const float *bt = Bs + buf * bst_floats;
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int n = 0; n < kNT; n++) sb[mt][n][0] = sb[mt][n][1] = sb[mt][n][2] = sb[mt][n][3] = 0.0f;
+#pragma unroll
+            for (int x = 0; x < 2; x++) {
+                if (x >= a.nbias) break;
+                const bool bcast = a.bstage[x] == 1;
+#pragma unroll
+                for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        const int rr = bcast ? 0 : warp * 16 * kM + mt * 16 + r * 8 + g;
+                        const float *br = bt + rr * (kBN + 8) + 2 * t;
+#pragma unroll
+                        for (int n = 0; n < kNT; n++) {
+                            const float2 v = *reinterpret_cast<const float2 *>(br + n * 8);
+                            sb[mt][n][2 * r] += v.x;
+                            sb[mt][n][2 * r + 1] += v.y;
+                        }
+                    }
+                bt += a.bstage[x] * (kBN + 8);
+            }
+        }
+
         /* logits in log2 units: scale, soft-cap, biases, ALiBi, masks. Masks and ALiBi
          * work in tile-relative 32-bit coordinates: jr = key - k0. */
         const bool need_mask = (kFeat && a.has_kmask) || k0 < lo_last || k0 + kBN > hi_first;
@@ -357,7 +439,8 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                     if (kFeat) {
                         x = s[mt][n][e] * a.scale;
                         if (cap > 0.0f) x = cap * tanhf(x * inv_cap);
-                        x = fmaf(x, TP_LOG2E, bs[mt][n][e]);
+                        x = kFeat == 1 ? fmaf(x, TP_LOG2E, bs[kFeat == 1 ? mt : 0][kFeat == 1 ? n : 0][e])
+                                       : (x + sb[kStage ? mt : 0][kStage ? n : 0][e]) * TP_LOG2E;
                         if (a.has_alibi) x -= slope2 * fabsf(dab[mt][r] - (float)jr);
                     } else {
                         x = s[mt][n][e] * scale2;

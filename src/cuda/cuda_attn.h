@@ -31,6 +31,8 @@ typedef struct tp_cu_attn {
     int32_t nbias, has_alibi, has_klen, has_kmask, has_lse;
     int32_t batch_inner;      /* 1: blocks of one (q tile, head) run over the batch together */
     int32_t n_qtiles;         /* query tiles per (batch, head) for the chosen kernel */
+    int32_t bstage[2];        /* staged-bias kernel: rows of bias x's shared tile (1 when
+                                 its row stride is 0, else the block's rows) */
     tp_cu_op q, k, v, out, bias[2], alibi, klen, kmask, lse;
 } tp_cu_attn;
 

@@ -130,14 +130,24 @@ __device__ __forceinline__ void tp_load_tile(T *dst, const T *base, const tp_cu_
 
 /* Bias tile rows [0, R) x keys [k0, k0 + kBN) of an f32 bias with unit key stride
  * (row stride si, 16-byte aligned rows; rows >= nrows and keys >= nk are zero-filled)
- * into shared rows of kBN + 8 floats. */
+ * into shared rows of kBN + 8 floats. Thread x copies chunk x mod (kBN / 4) of rows
+ * x / (kBN / 4) + i kRows: a tile wholly in bounds costs one cp.async and two
+ * additions a chunk. */
 template <int kBN, int kThreads>
 __device__ __forceinline__ void tp_load_bias_tile(float *dst, const float *base, int64_t si, int R,
                                                   int64_t nrows, int64_t k0, int64_t nk)
 {
-    constexpr int kChunks = kBN / 4;
-    for (int c = threadIdx.x; c < R * kChunks; c += kThreads) {
-        const int r = c / kChunks, cc = (c % kChunks) * 4;
+    constexpr int kChunks = kBN / 4, kRows = kThreads / kChunks;
+    static_assert(kThreads % kChunks == 0, "load pattern");
+    const int cc = (threadIdx.x % kChunks) * 4, r0 = threadIdx.x / kChunks;
+    float *d = dst + r0 * (kBN + 8) + cc;
+    if (k0 + kBN <= nk && R <= nrows) {
+        const float *src = base + r0 * si + k0 + cc;
+        for (int r = r0; r < R; r += kRows, d += kRows * (kBN + 8), src += kRows * si)
+            tp_cp_async16(d, src, 16);
+        return;
+    }
+    for (int r = r0; r < R; r += kRows, d += kRows * (kBN + 8)) {
         const int64_t j = k0 + cc;
         int n = 0;
         const float *src = base;
@@ -145,8 +155,19 @@ __device__ __forceinline__ void tp_load_bias_tile(float *dst, const float *base,
             n = (int)((nk - j < 4 ? nk - j : 4) * 4);
             src = base + r * si + j;
         }
-        tp_cp_async16(dst + r * (kBN + 8) + cc, src, n);
+        tp_cp_async16(d, src, n);
     }
+}
+
+/* The staged biases of one key tile: bias 0's tile, then bias 1's. */
+template <int kBN, int kThreads>
+__device__ __forceinline__ void tp_load_biases(float *d, const tp_cu_attn &a, const float *b0, const float *b1,
+                                               int64_t q0, int64_t key0)
+{
+    tp_load_bias_tile<kBN, kThreads>(d, b0, a.bias[0].si, a.bstage[0], a.bias[0].si ? a.Sq - q0 : 1, key0, a.Sk);
+    if (a.nbias > 1)
+        tp_load_bias_tile<kBN, kThreads>(d + a.bstage[0] * (kBN + 8), b1, a.bias[1].si, a.bstage[1],
+                                         a.bias[1].si ? a.Sq - q0 : 1, key0, a.Sk);
 }
 
 /* 2^x on the special-function unit (max relative error 2^-22; results below 2^-126
@@ -262,30 +283,18 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
         }
     }
 
-    /* kStage: the block's first row of each bias, and its tile loads */
-    const float *bblk[2] = {NULL, NULL};
+    /* kStage: the block's first row of each bias */
+    const float *bblk0 = NULL, *bblk1 = NULL;
     if (kStage) {
-#pragma unroll
-        for (int x = 0; x < 2; x++)
-            if (x < a.nbias)
-                bblk[x] = (const float *)a.bias[x].data + tp_cu_off(a.bias[x], bi, h) + q0 * a.bias[x].si;
+        bblk0 = (const float *)a.bias[0].data + tp_cu_off(a.bias[0], bi, h) + q0 * a.bias[0].si;
+        if (a.nbias > 1)
+            bblk1 = (const float *)a.bias[1].data + tp_cu_off(a.bias[1], bi, h) + q0 * a.bias[1].si;
     }
-    auto load_bias = [&](int stage, int64_t key0) {
-        if (!kStage) return;
-        float *d = Bs + stage * bst_floats;
-#pragma unroll
-        for (int x = 0; x < 2; x++) {
-            if (x >= a.nbias) break;
-            const int64_t si = a.bias[x].si;
-            tp_load_bias_tile<kBN, kThreads>(d, bblk[x], si, a.bstage[x], si ? a.Sq - q0 : 1, key0, a.Sk);
-            d += a.bstage[x] * (kBN + 8);
-        }
-    };
     if (t_begin < t_end) {
         tp_load_tile<T, kBM, kD, kS, kThreads>(Qs, qb, a.q, 0, a.Sq - q0, a.D);
         tp_load_tile<T, kBN, kD, kS, kThreads>(Ks, kb, a.k, t_begin * kBN, a.Sk, a.D);
         tp_load_tile<T, kBN, kD, kS, kThreads>(Vs, vb, a.v, t_begin * kBN, a.Sk, a.Dv);
-        load_bias(0, t_begin * kBN);
+        if (kStage) tp_load_biases<kBN, kThreads>(Bs, a, bblk0, bblk1, q0, t_begin * kBN);
         tp_cp_commit();
     }
     const float cap = a.softcap, inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
@@ -300,7 +309,8 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
             T *kd = Ks + (buf ^ 1) * kBN * kS, *vd = Vs + (buf ^ 1) * kBN * kS;
             tp_load_tile<T, kBN, kD, kS, kThreads>(kd, kb, a.k, (tile + 1) * kBN, a.Sk, a.D);
             tp_load_tile<T, kBN, kD, kS, kThreads>(vd, vb, a.v, (tile + 1) * kBN, a.Sk, a.Dv);
-            load_bias(buf ^ 1, (tile + 1) * kBN);
+            if (kStage)
+                tp_load_biases<kBN, kThreads>(Bs + (buf ^ 1) * bst_floats, a, bblk0, bblk1, q0, (tile + 1) * kBN);
         }
         tp_cp_commit();
         tp_cp_wait<1>();

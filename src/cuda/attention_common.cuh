@@ -71,6 +71,43 @@ __device__ __forceinline__ void tp_cu_row_range(const tp_cu_attn &a, int64_t kl,
     hi = h > kl ? kl : h;
 }
 
+/* Block blockIdx.x -> flat batch b, head h, query tile qt: the heaviest (last) query
+ * tiles first (causal), and the batch index fastest when a bias is shared across the
+ * batch (a.batch_inner), so the blocks in flight together read one bias tile from L2. */
+__device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
+{
+    int64_t idx = blockIdx.x;
+    if (a.batch_inner) {
+        b = idx % a.nbatch;
+        idx /= a.nbatch;
+        h = idx % a.Hq;
+        idx /= a.Hq;
+    } else {
+        h = idx % a.Hq;
+        idx /= a.Hq;
+        b = idx % a.nbatch;
+        idx /= a.nbatch;
+    }
+    qt = a.n_qtiles - 1 - idx;
+}
+
+/* The keys query rows q0 .. qlast can see: the first and last rows' ranges (tiles
+ * between need no element mask) and the key tiles [t_begin, t_end) of bn keys. */
+struct tp_cu_keys {
+    int64_t lo_first, hi_first, lo_last, hi_last, t_begin, t_end;
+};
+
+__device__ __forceinline__ tp_cu_keys tp_cu_block_keys(const tp_cu_attn &a, int64_t kl, int64_t q0,
+                                                       int64_t qlast, int64_t bn)
+{
+    tp_cu_keys k;
+    tp_cu_row_range(a, kl, q0, k.lo_first, k.hi_first);
+    tp_cu_row_range(a, kl, qlast, k.lo_last, k.hi_last);
+    k.t_begin = k.lo_first / bn;
+    k.t_end = k.hi_last > k.lo_first ? (k.hi_last + bn - 1) / bn : k.t_begin;
+    return k;
+}
+
 __device__ __forceinline__ float tp_cu_alibi(const tp_cu_attn &a, const tp_bidx &bi, int64_t h)
 {
     if (!a.has_alibi) return 0.0f;

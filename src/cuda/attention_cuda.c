@@ -165,6 +165,14 @@ static tprim_status launch(tprim_ctx *ctx, const tp_attn_problem *p, const char 
     return TPRIM_OK;
 }
 
+/* One block per (query tile of bm rows, head, batch entry); sets a->n_qtiles. */
+static int64_t grid_blocks(tp_cu_attn *a, const tp_attn_problem *p, int bm)
+{
+    const int64_t nq = (p->Sq + bm - 1) / bm;
+    a->n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
+    return nq * p->Hq * p->nbatch;
+}
+
 static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
 {
     const tp_attn_problem *p = prob;
@@ -175,9 +183,7 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16",
              c->kd, c->feat);
     const int bm = c->warps * 16 * c->mt;
-    const int64_t nq = (p->Sq + bm - 1) / bm;
-    a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
-    const int64_t blocks = nq * p->Hq * p->nbatch;
+    const int64_t blocks = grid_blocks(&a, p, bm);
     size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
     if (c->feat == 2) { /* double-buffered bias tiles: one row when broadcast over queries */
         for (int x = 0; x < p->nbias; x++) a.bstage[x] = p->bias[x].si == 0 ? 1 : bm;
@@ -226,9 +232,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     to_cu(p, &a);
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd);
-    const int64_t nq = (p->Sq + 127) / 128;
-    a.n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
-    const int64_t blocks = nq * p->Hq * p->nbatch;
+    const int64_t blocks = grid_blocks(&a, p, 128);
     /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers, 1 KiB to align the
      * swizzled tiles */
     const size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024

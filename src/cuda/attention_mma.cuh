@@ -209,20 +209,8 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
 
-    /* block -> (query tile, head, batch); heaviest (last) query tiles first */
-    int64_t idx = blockIdx.x, b, h;
-    if (a.batch_inner) {
-        b = idx % a.nbatch;
-        idx /= a.nbatch;
-        h = idx % a.Hq;
-        idx /= a.Hq;
-    } else {
-        h = idx % a.Hq;
-        idx /= a.Hq;
-        b = idx % a.nbatch;
-        idx /= a.nbatch;
-    }
-    const int64_t qt = a.n_qtiles - 1 - idx;
+    int64_t b, h, qt;
+    tp_cu_block(a, b, h, qt);
     const tp_bidx bi = tp_cu_bidx(a, b);
     const int64_t hk = h / a.G;
     const int64_t q0 = qt * kBM;
@@ -234,11 +222,9 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
     const T *vb = (const T *)a.v.data + tp_cu_off(a.v, bi, hk);
 
     /* the keys any row of the block can see, and the tiles that need no element mask */
-    int64_t lo_first, hi_first, lo_last, hi_last;
-    tp_cu_row_range(a, kl, q0, lo_first, hi_first);
-    tp_cu_row_range(a, kl, qlast, lo_last, hi_last);
-    const int64_t t_begin = lo_first / kBN;
-    const int64_t t_end = hi_last > lo_first ? (hi_last + kBN - 1) / kBN : t_begin;
+    const tp_cu_keys kr = tp_cu_block_keys(a, kl, q0, qlast, kBN);
+    const int64_t lo_first = kr.lo_first, hi_first = kr.hi_first, lo_last = kr.lo_last;
+    const int64_t t_begin = kr.t_begin, t_end = kr.t_end;
 
     /* this thread's rows: m-tile mt, half r -> q0 + warp*16*kM + mt*16 + r*8 + g */
     const int64_t row0 = q0 + warp * 16 * kM + g;

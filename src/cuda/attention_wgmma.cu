@@ -10,7 +10,9 @@
  *   logits, masks and the online softmax on the S accumulators (log2 units, ex2);
  *   O += P V     wgmma m64 n kD k16, P from registers (the accumulator layout of S is
  *                the register-A layout, as for mma.sync), V MN-major (transposed).
- * K and V tiles are double-buffered with cp.async: tile t+1 loads while t is computed.
+ * kD = 64, 128: K and V in three cp.async stages tracked by mbarriers, the warpgroups in
+ * ping-pong (tp_attn_wgmma3_body); kD = 256: two stages, warpgroups in step
+ * (tp_attn_wgmma_body).
  *
  * Shared memory layout: every operand tile is stored as column blocks of 64 elements
  * (128 bytes, one swizzle span): block c holds columns 64c .. 64c + 63 of all the tile's
@@ -24,8 +26,9 @@
  *
  * Configurations (attention_cuda.c picks; reasons): kD = 64 and 128 with kBN = 128 (S is
  * 64 registers a thread, O 32 / 64), kD = 256 with kBN = 64 (O alone is 128 registers).
- * Shared memory: 128 kD 2 (Q) + 4 kBN kD 2 (K, V double-buffered) + 1 KiB alignment:
- * 81, 161, 193 KiB: one block (8 warps) per SM. */
+ * Shared memory: 128 kD 2 (Q) + 6 kBN kD 2 (K, V in 3 stages) + 48 B of mbarriers at
+ * kD <= 128, 128 kD 2 + 4 kBN kD 2 at kD = 256, + 1 KiB alignment: 113, 225, 193 KiB:
+ * one block (8 warps) per SM. */
 #include "attention_mma.cuh"
 #include "wgmma_ops.cuh"
 
@@ -125,10 +128,12 @@ template <typename T> struct tp_wg_rs<T, 256> {
     }
 };
 
-/* Block -> (query tile, head, batch), heaviest (last) query tiles first; the key range
- * of the block and of this thread's two rows. */
+/* The block's work (tp_cu_block): batch entry, head, its first query row, the key tiles
+ * it visits and the mask-free ones (tp_cu_block_keys), the element offsets of its q, k
+ * and v, and this thread's two rows with their key ranges. */
 struct tp_wg_work {
-    int64_t b, h, q0, row0, kl, t_begin, t_end, lo_first, hi_first, lo_last, hi_last;
+    int64_t b, h, q0, row0, kl, qoff, koff, voff;
+    tp_cu_keys k;
     int64_t lo[2], hi[2];
     tp_bidx bi;
 };
@@ -137,26 +142,17 @@ template <int kBN>
 __device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg, int wl, int g)
 {
     tp_wg_work w;
-    int64_t idx = blockIdx.x;
-    if (a.batch_inner) {
-        w.b = idx % a.nbatch;
-        idx /= a.nbatch;
-        w.h = idx % a.Hq;
-        idx /= a.Hq;
-    } else {
-        w.h = idx % a.Hq;
-        idx /= a.Hq;
-        w.b = idx % a.nbatch;
-        idx /= a.nbatch;
-    }
+    int64_t qt;
+    tp_cu_block(a, w.b, w.h, qt);
     w.bi = tp_cu_bidx(a, w.b);
-    w.q0 = (a.n_qtiles - 1 - idx) * 128;
+    w.q0 = qt * 128;
     const int64_t qlast = (w.q0 + 128 < a.Sq ? w.q0 + 128 : a.Sq) - 1;
     w.kl = tp_cu_key_len(a, w.bi);
-    tp_cu_row_range(a, w.kl, w.q0, w.lo_first, w.hi_first);
-    tp_cu_row_range(a, w.kl, qlast, w.lo_last, w.hi_last);
-    w.t_begin = w.lo_first / kBN;
-    w.t_end = w.hi_last > w.lo_first ? (w.hi_last + kBN - 1) / kBN : w.t_begin;
+    w.k = tp_cu_block_keys(a, w.kl, w.q0, qlast, kBN);
+    const int64_t hk = w.h / a.G;
+    w.qoff = tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
+    w.koff = tp_cu_off(a.k, w.bi, hk);
+    w.voff = tp_cu_off(a.v, w.bi, hk);
     w.row0 = w.q0 + wg * 64 + wl * 16 + g; /* this thread's rows: row0 and row0 + 8 */
 #pragma unroll
     for (int r = 0; r < 2; r++) tp_cu_row_range(a, w.kl, w.row0 + r * 8, w.lo[r], w.hi[r]);
@@ -174,7 +170,7 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
     /* logits = s * sc: tiles without masks keep raw products and fold the scale into
      * the exponent's fma (when scale > 0, so that the max commutes with it) */
     float sc = scale2;
-    if (k0 < w.lo_last || k0 + kBN > w.hi_first) {
+    if (k0 < w.k.lo_last || k0 + kBN > w.k.hi_first) {
         int lor[2], hir[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
@@ -311,32 +307,30 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
-    const int64_t hk = w.h / a.G;
-    const T *qb = (const T *)a.q.data + tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
-    const T *kb = (const T *)a.k.data + tp_cu_off(a.k, w.bi, hk);
-    const T *vb = (const T *)a.v.data + tp_cu_off(a.v, w.bi, hk);
+    const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
+    const T *vb = (const T *)a.v.data + w.voff;
 
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
-    if (w.t_begin < w.t_end) {
+    if (w.k.t_begin < w.k.t_end) {
         tp_load_sw128<T, 128, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
-        tp_load_sw128<T, kBN, kD, kThreads>(Ks, kb, a.k.si, w.t_begin * kBN, a.Sk, a.D);
-        tp_load_sw128<T, kBN, kD, kThreads>(Vs, vb, a.v.si, w.t_begin * kBN, a.Sk, a.Dv);
+        tp_load_sw128<T, kBN, kD, kThreads>(Ks, kb, a.k.si, w.k.t_begin * kBN, a.Sk, a.D);
+        tp_load_sw128<T, kBN, kD, kThreads>(Vs, vb, a.v.si, w.k.t_begin * kBN, a.Sk, a.Dv);
         tp_cp_commit();
     }
     const float scale2 = a.scale * TP_LOG2E;
     const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * 128;
     const uint32_t k_base = tp_smem_addr(Ks), v_base = tp_smem_addr(Vs);
 
-    for (int64_t tile = w.t_begin; tile < w.t_end; tile++) {
-        const int buf = (int)((tile - w.t_begin) & 1);
+    for (int64_t tile = w.k.t_begin; tile < w.k.t_end; tile++) {
+        const int buf = (int)((tile - w.k.t_begin) & 1);
         tp_cp_wait<0>();
         tp_fence_proxy_async();
         __syncthreads(); /* tile's K, V (and Q) landed; every warp is done with buf ^ 1 */
-        if (tile + 1 < w.t_end) {
+        if (tile + 1 < w.k.t_end) {
             tp_load_sw128<T, kBN, kD, kThreads>(Ks + (buf ^ 1) * kTileBytes, kb, a.k.si, (tile + 1) * kBN,
                                                 a.Sk, a.D);
             tp_load_sw128<T, kBN, kD, kThreads>(Vs + (buf ^ 1) * kTileBytes, vb, a.v.si, (tile + 1) * kBN,
@@ -436,23 +430,21 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
-    const int64_t hk = w.h / a.G;
-    const T *qb = (const T *)a.q.data + tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
-    const T *kb = (const T *)a.k.data + tp_cu_off(a.k, w.bi, hk);
-    const T *vb = (const T *)a.v.data + tp_cu_off(a.v, w.bi, hk);
+    const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
+    const T *vb = (const T *)a.v.data + w.voff;
 
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-    const int64_t nt = w.t_end - w.t_begin;
+    const int64_t nt = w.k.t_end - w.k.t_begin;
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
         __syncthreads(); /* the barriers are initialised before anyone arrives */
         /* prologue: Q and tiles 0, 1 */
         tp_load_sw128<T, 128, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         for (int64_t j = 0; j < 2 && j < nt; j++) {
-            const int64_t key0 = (w.t_begin + j) * kBN;
+            const int64_t key0 = (w.k.t_begin + j) * kBN;
             tp_load_sw128<T, kBN, kD, kThreads>(Ks + j * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
             tp_load_sw128<T, kBN, kD, kThreads>(Vs + j * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + j * 8);
@@ -467,12 +459,12 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
      * warpgroups have left it */
     auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
         float al[2];
-        tp_wg_softmax<kBN>(s, m, l, al, w, (w.t_begin + j) * kBN, scale2, t);
+        tp_wg_softmax<kBN>(s, m, l, al, w, (w.k.t_begin + j) * kBN, scale2, t);
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
         if (j + 2 < nt) {
             const int sp = (int)((j + 2) % kStages);
             if (j > 0) tp_mbar_wait(empty0 + sp * 8, (uint32_t)(((j - 1) / kStages) & 1));
-            const int64_t key0 = (w.t_begin + j + 2) * kBN;
+            const int64_t key0 = (w.k.t_begin + j + 2) * kBN;
             tp_load_sw128<T, kBN, kD, kThreads>(Ks + sp * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
             tp_load_sw128<T, kBN, kD, kThreads>(Vs + sp * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + sp * 8);

@@ -223,7 +223,7 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 
     /* the keys any row of the block can see, and the tiles that need no element mask */
     const tp_cu_keys kr = tp_cu_block_keys(a, kl, q0, qlast, kBN);
-    const int64_t lo_first = kr.lo_first, hi_first = kr.hi_first, lo_last = kr.lo_last;
+    const int64_t hi_first = kr.hi_first, lo_last = kr.lo_last;
     const int64_t t_begin = kr.t_begin, t_end = kr.t_end;
 
     /* this thread's rows: m-tile mt, half r -> q0 + warp*16*kM + mt*16 + r*8 + g */

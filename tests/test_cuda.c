@@ -61,6 +61,37 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     c.nbd = 0, c.Hq = 3, c.Hkv = 1, c.Sq = 129, c.Sk = 700, c.D = 80, c.Dv = 72;
     c.dt = TPRIM_F16, c.use_window = 1, c.wl = 200, c.wr = 30, c.lse = 1;
     ADD(c);
+    /* the biased paths of the Hopper kernel (max(D, Dv) <= 32, f32 biases of unit key
+     * stride): each kind alone and in pairs (per-row + shared-by-every-query in both
+     * orders; two per-row biases, which it refuses), several query and key tiles with
+     * tails, a warpgroup wholly past Sq, causal, window, key lengths, lse */
+    static const int kinds[][2] = {
+        {BIAS_MASK, BIAS_PAIR}, {BIAS_PAIR, BIAS_MASK}, {BIAS_FULL, BIAS_NONE}, {BIAS_MASK, BIAS_NONE},
+        {BIAS_2D, BIAS_NONE},   {BIAS_NEG_INF, BIAS_NONE}, {BIAS_FULL, BIAS_2D}, {BIAS_MASK, BIAS_MASK},
+        {BIAS_2D, BIAS_MASK},   {BIAS_PAIR, BIAS_NONE},
+    };
+    for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++) {
+        memset(&c, 0, sizeof c);
+        c.nbd = 2, c.bd[0] = 1, c.bd[1] = 3, c.Hq = 4, c.Hkv = i & 1 ? 2 : 4;
+        c.Sq = i % 4 == 3 ? 50 : 300, c.Sk = i % 3 == 2 ? 1000 : 260;
+        c.D = c.Dv = 32;
+        if (i % 5 == 4) c.D = 24, c.Dv = 16;
+        c.dt = i & 1 ? TPRIM_F16 : TPRIM_BF16;
+        c.bias[0] = kinds[i][0], c.bias[1] = kinds[i][1];
+        c.causal = i % 3 == 1;
+        if (i % 3 == 2) c.use_window = 1, c.wl = 150, c.wr = 40;
+        if (i % 4 == 2) c.klen = 3;
+        c.lse = i % 2 == 0;
+        c.layout = i % 4 == 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
+        ADD(c);
+    }
+    /* the plain path at D <= 32 on the Hopper kernel */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 333, c.Sk = 517, c.D = c.Dv = 32;
+    c.dt = TPRIM_BF16, c.causal = 1, c.lse = 1;
+    ADD(c);
+    c.D = 16, c.Dv = 8, c.causal = 0, c.dt = TPRIM_F16, c.use_window = 1, c.wl = 30, c.wr = 100;
+    ADD(c);
 #undef ADD
     return n;
 }
@@ -126,7 +157,7 @@ void suite_cuda(void)
         return;
     }
     check_refusals(ctx);
-    static attn_case table[256], tc[600];
+    static attn_case table[320], tc[640];
     int n = attn_build_cases(table, 256);
     /* tensor-core kernel: each case in bf16 and f16 */
     int m = 0;
@@ -139,14 +170,14 @@ void suite_cuda(void)
         }
         tc[m++] = c;
     }
-    m = add_gpu_cases(tc, m, 600);
+    m = add_gpu_cases(tc, m, 640);
     g_attn_cuda = 1;
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
     if (nw == 0) {
-        attn_case w = tc[m - 1]; /* a plain D = 80 case: refused only for the GPU */
+        attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");
         g_attn_refusal_ok = 1;
         attn_case_run(ctx, &w, 1, "cuda_wgmma", NULL, NULL);
@@ -156,17 +187,25 @@ void suite_cuda(void)
         printf("  cuda_wgmma: not this GPU (%s)\n", tprim_ctx_last_error(ctx));
     }
     run_cases(ctx, "cuda", tc, m);
-    int ns = add_gpu_cases(table, n, 256);
+    int ns = add_gpu_cases(table, n, 320);
+    CHECK(m < 640 && ns < 320, "the GPU case tables are full (%d, %d): cases were dropped", m, ns);
     run_cases(ctx, "cuda_simt", table, ns);
     run_cases(ctx, NULL, table, ns);
     /* the automatic choice: the tensor-core kernel for bf16 */
-    int ib = m - 1; /* the last case with a bias: the mma.sync kernel's */
-    while (ib > 0 && tc[ib].bias[0] == BIAS_NONE) ib--;
+    int ib = m - 1; /* the last case with a bias and D > 32: the mma.sync kernel's */
+    while (ib > 0 && (tc[ib].bias[0] == BIAS_NONE || tc[ib].D <= 32)) ib--;
     attn_case c = tc[ib];
     attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
     const char *last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
     CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f16 with a bias on CUDA: %s",
           last ? last : "-");
+    int it = m - 1; /* the last evoformer-shaped case (mask + pair bias, D = 32) */
+    while (it > 0 && !(tc[it].bias[0] == BIAS_PAIR && tc[it].bias[1] == BIAS_MASK)) it--;
+    c = tc[it];
+    attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
+    last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
+    CHECK(last && strcmp(last, nw ? "cuda_wgmma" : "cuda") == 0,
+          "auto choice for the evoformer shape on CUDA: %s", last ? last : "-");
     c = tc[m - 1];
     attn_case_run(ctx, &c, 3, "cuda[auto]", NULL, NULL);
     last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
@@ -175,7 +214,7 @@ void suite_cuda(void)
     /* determinism: the same bits twice */
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
-    attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &a, &na);
+    attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &a, &na); /* pair bias, D = 32 */
     attn_case_run(ctx, &tc[m - 3], 11, "cuda[determinism]", &b, &nb);
     CHECK(a && b && na == nb && memcmp(a, b, na) == 0, "cuda: output bits differ between runs");
     free(a);

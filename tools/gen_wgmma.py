@@ -63,7 +63,7 @@ for tname, ctype in TYPES:
     for n in (64, 128):
         print(ss(tname, ctype, n))
         print()
-    for n in (64, 128, 256):
+    for n in (32, 64, 128, 256):
         print(rs(tname, ctype, n))
         print()
 print("#endif")

@@ -20,9 +20,10 @@
  *   kD = 256: 4 warps of 1 m-tile, 32 keys a tile (O alone is 128 registers a thread).
  * Shared memory: (rows + 4 x keys) x (kD + 8) x 2 bytes (Q, double-buffered K and V).
  *
- * On sm_90 the plain path with 32 < max(D, Dv) <= 256 runs the wgmma kernel
- * (attention_wgmma.cu, "cuda_wgmma"): 2 warpgroups x 64 rows, 128 keys a tile (64 at
- * kD = 256); its reasons are written there.
+ * On sm_90 the plain path with max(D, Dv) <= 256, and at max(D, Dv) <= 32 one or two
+ * f32 biases of unit key stride (the second, if any, one row for every query), run the
+ * wgmma kernel (attention_wgmma.cuh, "cuda_wgmma"): 2 warpgroups x 64 rows, 128 keys a
+ * tile (64 at kD = 256); its reasons are written there.
  * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
  * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
  * the blocks in flight together read the same bias tile from L2. */
@@ -194,13 +195,26 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     return launch(ctx, p, name, blocks, (unsigned)c->warps * 32, smem, &a);
 }
 
-/* The Hopper kernel (attention_wgmma.cu): padded head size 64, 128 or 256, keys a tile
- * 128, 128, 64 (the S accumulator is kBN / 2 registers a thread beside kD / 2 of O). */
+/* The Hopper kernel (attention_wgmma.cuh): padded head size 32, 64, 128 or 256, keys a
+ * tile 128 (64 at kD = 256: the S accumulator is kBN / 2 registers a thread beside kD / 2
+ * of O). */
 static int wgmma_kd(const tp_attn_problem *p, int *bn)
 {
     const int64_t need = p->D > p->Dv ? p->D : p->Dv;
     *bn = need <= 128 ? 128 : 64;
-    return need <= 32 ? 0 : need <= 64 ? 64 : need <= 128 ? 128 : need <= 256 ? 256 : -1;
+    return need <= 32 ? 32 : need <= 64 ? 64 : need <= 128 ? 128 : need <= 256 ? 256 : -1;
+}
+
+/* The wgmma kernel's bias variant: 0 none, 1 one bias, 2 two with the second one row for
+ * every query (row stride 0: the mask bias); -1 when it cannot take the biases. The
+ * biases must be f32 of unit key stride with 16-byte aligned rows (cp.async), at
+ * kD = 32 (the evoformer shapes; the staged tiles leave no room beside larger K, V). */
+static int wgmma_bias_kind(const tp_attn_problem *p)
+{
+    if (!p->nbias) return 0;
+    if (!biases_stageable(p)) return -1;
+    if (p->nbias == 1) return 1;
+    return p->bias[0].si == 0 || p->bias[1].si == 0 ? 2 : -1;
 }
 
 static const char *wgmma_accepts(const void *prob)
@@ -210,11 +224,17 @@ static const char *wgmma_accepts(const void *prob)
     if (why) return why;
     if (p->dtype != TPRIM_BF16 && p->dtype != TPRIM_F16)
         return "f32 inputs (the tensor-core kernels take bf16 and f16)";
-    if (needs_full(p)) return "biases, ALiBi, soft-cap or a key mask (the wgmma kernel runs the plain path)";
+    if (p->has_alibi || p->softcap > 0.0f || p->has_kmask)
+        return "ALiBi, soft-cap or a key mask (the wgmma kernel takes biases only)";
     int bn;
     const int kd = wgmma_kd(p, &bn);
-    if (kd == 0) return "D and Dv <= 32 (the mma.sync kernel's 32-wide tiles waste less)";
     if (kd < 0) return "D or Dv > 256";
+    if (p->nbias && kd != 32) return "a bias with max(D, Dv) > 32 (the wgmma kernel stages biases at D <= 32)";
+    const int bk = wgmma_bias_kind(p);
+    if (bk < 0)
+        return p->nbias == 2 && biases_stageable(p)
+                   ? "two biases that both vary over query rows (the wgmma kernel stages one)"
+                   : "a bias that is not f32 with unit key stride and 16-byte aligned rows";
     const int64_t es = (int64_t)tprim_dtype_size(p->dtype);
     if (!is_vec(&p->q, es) || !is_vec(&p->k, es) || !is_vec(&p->v, es))
         return "q, k or v rows are not 16-byte aligned with unit column stride (cp.async)";
@@ -228,15 +248,23 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const tp_attn_problem *p = prob;
     int bn;
     const int kd = wgmma_kd(p, &bn);
+    const int bk = wgmma_bias_kind(p);
     tp_cu_attn a;
     to_cu(p, &a);
+    if (bk == 2 && a.bias[1].si != 0) { /* the bias shared by every query goes second */
+        tp_cu_op t = a.bias[0];
+        a.bias[0] = a.bias[1];
+        a.bias[1] = t;
+    }
     char name[64];
-    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd);
+    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
+             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2");
     const int64_t blocks = grid_blocks(&a, p, 128);
-    /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers, 1 KiB to align the
-     * swizzled tiles */
-    const size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024
-                                  : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
+    /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B), 1 KiB to align the
+     * swizzled tiles; biases: 2 warpgroups x 2 buffers x (64 [+ 1] rows) x (bn + 8) f32 */
+    size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024
+                            : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
+    if (bk) smem += (size_t)4 * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * 4;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of 256 threads, %zu B shared", name,
            (long long)blocks, smem);
     return launch(ctx, p, name, blocks, 256, smem, &a);

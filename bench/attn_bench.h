@@ -9,7 +9,9 @@ typedef struct attn_shape {
     const char *name;
     int64_t B, Hq, Hkv, S, D;
     int causal;
-    int bias; /* 1: OpenFold-style mask bias [B, 1, 1, S] and pair bias [1, H, S, S] (f32) */
+    int bias; /* 1: OpenFold-style mask bias [B, 1, 1, S] and pair bias [1, H, S, S] (f32);
+               * 2: the same in the input dtype (suite_cuda.c; the host copies hold the
+               * rounded values in f32) */
 } attn_shape;
 
 typedef struct attn_set {
@@ -24,7 +26,7 @@ void attn_set_alloc(attn_set *st, const attn_shape *sh, tprim_dtype dt, uint64_t
 void attn_set_free(attn_set *st);
 
 /* The two numbers of a shape: flops 2 (D + Dv) per visible (query, key) pair; bytes of
- * q, k, v, out once in dtype dt, plus the f32 biases once. */
+ * q, k, v, out once in dtype dt, plus the biases once (f32, or dt when bias = 2). */
 double attn_shape_flops(const attn_shape *sh);
 double attn_shape_bytes(const attn_shape *sh, tprim_dtype dt);
 

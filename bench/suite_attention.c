@@ -34,7 +34,8 @@ double attn_shape_bytes(const attn_shape *sh, tprim_dtype dt)
 {
     double bytes = (double)tprim_dtype_size(dt) *
                    (double)(2 * sh->B * sh->Hq * sh->S * sh->D + 2 * sh->B * sh->Hkv * sh->S * sh->D);
-    if (sh->bias) bytes += 4.0 * (double)(sh->B * sh->S + sh->Hq * sh->S * sh->S);
+    if (sh->bias)
+        bytes += (sh->bias == 2 ? (double)tprim_dtype_size(dt) : 4.0) * (double)(sh->B * sh->S + sh->Hq * sh->S * sh->S);
     return bytes;
 }
 

@@ -21,11 +21,12 @@ void attn_case_str(const attn_case *c, char *buf, size_t n)
 {
     snprintf(buf, n,
              "%s nbd=%d Hq=%lld Hkv=%lld Sq=%lld Sk=%lld D=%lld Dv=%lld layout=%d causal=%d "
-             "win=%d(%lld,%lld) cap=%g scale=%g alibi=%d bias=%d,%d klen=%d kmask=%d lse=%d",
+             "win=%d(%lld,%lld) cap=%g scale=%g alibi=%d bias=%d,%d%s klen=%d kmask=%d lse=%d",
              tprim_dtype_name(c->dt), c->nbd, (long long)c->Hq, (long long)c->Hkv,
              (long long)c->Sq, (long long)c->Sk, (long long)c->D, (long long)c->Dv, c->layout,
              c->causal, c->use_window, (long long)c->wl, (long long)c->wr, (double)c->softcap,
-             (double)c->scale, c->alibi, c->bias[0], c->bias[1], c->klen, c->kmask, c->lse);
+             (double)c->scale, c->alibi, c->bias[0], c->bias[1], c->bias_qtype ? "(q dtype)" : "", c->klen,
+             c->kmask, c->lse);
 }
 
 /* shape [batch..., H, S, F] with a memory order for the layout */
@@ -62,7 +63,7 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
     shape[c->nbd] = c->Hq;
     shape[c->nbd + 1] = c->Sq;
     shape[c->nbd + 2] = c->Sk;
-    tprim_dtype dt = TPRIM_F32;
+    tprim_dtype dt = c->bias_qtype ? c->dt : TPRIM_F32;
     int order[TPRIM_MAX_RANK];
     const int *ord = NULL;
     switch (kind) {

@@ -29,6 +29,7 @@ typedef struct attn_case {
     float softcap, scale;
     int alibi;         /* 0 none, 1 [Hq], 2 [batch..., Hq] */
     int bias[2];       /* BIAS_* */
+    int bias_qtype;    /* 1: the biases in the dtype of q (BIAS_QTYPE_T always is) */
     int klen;          /* 0 none, 1 [batch...] i32, 2 flat i64, 3 with zeros */
     int kmask;         /* 0 none, 1 random [batch..., Sk], 2 trailing padding (one entry all
                         * hidden), 3 shared [1..., Sk] */

@@ -62,7 +62,7 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     c.dt = TPRIM_F16, c.use_window = 1, c.wl = 200, c.wr = 30, c.lse = 1;
     ADD(c);
     /* the biased paths of the Hopper kernel (max(D, Dv) <= 32, f32 biases of unit key
-     * stride): each kind alone and in pairs (per-row + shared-by-every-query in both
+     * stride, f32 or of the input dtype): each kind alone and in pairs (per-row + shared-by-every-query in both
      * orders; two per-row biases, which it refuses), several query and key tiles with
      * tails, a warpgroup wholly past Sq, causal, window, key lengths, lse */
     static const int kinds[][2] = {
@@ -70,14 +70,16 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         {BIAS_2D, BIAS_NONE},   {BIAS_NEG_INF, BIAS_NONE}, {BIAS_FULL, BIAS_2D}, {BIAS_MASK, BIAS_MASK},
         {BIAS_2D, BIAS_MASK},   {BIAS_PAIR, BIAS_NONE},
     };
-    for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++) {
+    const int nkinds = (int)(sizeof kinds / sizeof kinds[0]);
+    for (int i = 0; i < 2 * nkinds; i++) { /* f32 biases, then biases of the input dtype */
         memset(&c, 0, sizeof c);
+        c.bias_qtype = i >= nkinds;
         c.nbd = 2, c.bd[0] = 1, c.bd[1] = 3, c.Hq = 4, c.Hkv = i & 1 ? 2 : 4;
         c.Sq = i % 4 == 3 ? 50 : 300, c.Sk = i % 3 == 2 ? 1000 : 260;
         c.D = c.Dv = 32;
         if (i % 5 == 4) c.D = 24, c.Dv = 16;
         c.dt = i & 1 ? TPRIM_F16 : TPRIM_BF16;
-        c.bias[0] = kinds[i][0], c.bias[1] = kinds[i][1];
+        c.bias[0] = kinds[i % nkinds][0], c.bias[1] = kinds[i % nkinds][1];
         c.causal = i % 3 == 1;
         if (i % 3 == 2) c.use_window = 1, c.wl = 150, c.wr = 40;
         if (i % 4 == 2) c.klen = 3;

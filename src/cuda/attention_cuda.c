@@ -21,7 +21,8 @@
  * Shared memory: (rows + 4 x keys) x (kD + 8) x 2 bytes (Q, double-buffered K and V).
  *
  * On sm_90 the plain path with max(D, Dv) <= 256, and at max(D, Dv) <= 32 one or two
- * f32 biases of unit key stride (the second, if any, one row for every query), run the
+ * biases of unit key stride, all f32 or all of the input dtype (the second, if any, one
+ * row for every query), run the
  * wgmma kernel (attention_wgmma.cuh, "cuda_wgmma"): 2 warpgroups x 64 rows, 128 keys a
  * tile (64 at kD = 256); its reasons are written there.
  * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
@@ -207,12 +208,18 @@ static int wgmma_kd(const tp_attn_problem *p, int *bn)
 
 /* The wgmma kernel's bias variant: 0 none, 1 one bias, 2 two with the second one row for
  * every query (row stride 0: the mask bias); -1 when it cannot take the biases. The
- * biases must be f32 of unit key stride with 16-byte aligned rows (cp.async), at
- * kD = 32 (the evoformer shapes; the staged tiles leave no room beside larger K, V). */
-static int wgmma_bias_kind(const tp_attn_problem *p)
+ * biases must be all f32 or all of the input dtype (*half = 1), of unit key stride with
+ * 16-byte aligned rows (cp.async), at kD = 32 (the evoformer shapes; the staged tiles
+ * leave no room beside larger K, V). */
+static int wgmma_bias_kind(const tp_attn_problem *p, int *half)
 {
+    *half = 0;
     if (!p->nbias) return 0;
-    if (!biases_stageable(p)) return -1;
+    if (!biases_stageable(p)) {
+        for (int x = 0; x < p->nbias; x++)
+            if (p->bias[x].dtype != p->dtype || !is_vec(&p->bias[x], 2)) return -1;
+        *half = 1;
+    }
     if (p->nbias == 1) return 1;
     return p->bias[0].si == 0 || p->bias[1].si == 0 ? 2 : -1;
 }
@@ -230,11 +237,12 @@ static const char *wgmma_accepts(const void *prob)
     const int kd = wgmma_kd(p, &bn);
     if (kd < 0) return "D or Dv > 256";
     if (p->nbias && kd != 32) return "a bias with max(D, Dv) > 32 (the wgmma kernel stages biases at D <= 32)";
-    const int bk = wgmma_bias_kind(p);
+    int half;
+    const int bk = wgmma_bias_kind(p, &half);
     if (bk < 0)
-        return p->nbias == 2 && biases_stageable(p)
+        return p->nbias == 2 && p->bias[0].si && p->bias[1].si
                    ? "two biases that both vary over query rows (the wgmma kernel stages one)"
-                   : "a bias that is not f32 with unit key stride and 16-byte aligned rows";
+                   : "biases not all f32 or all of the input dtype with unit key stride and 16-byte aligned rows";
     const int64_t es = (int64_t)tprim_dtype_size(p->dtype);
     if (!is_vec(&p->q, es) || !is_vec(&p->k, es) || !is_vec(&p->v, es))
         return "q, k or v rows are not 16-byte aligned with unit column stride (cp.async)";
@@ -248,7 +256,8 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const tp_attn_problem *p = prob;
     int bn;
     const int kd = wgmma_kd(p, &bn);
-    const int bk = wgmma_bias_kind(p);
+    int half;
+    const int bk = wgmma_bias_kind(p, &half);
     tp_cu_attn a;
     to_cu(p, &a);
     if (bk == 2 && a.bias[1].si != 0) { /* the bias shared by every query goes second */
@@ -257,14 +266,15 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
         a.bias[1] = t;
     }
     char name[64];
-    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
-             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2");
+    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
+             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "");
     const int64_t blocks = grid_blocks(&a, p, 128);
     /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B), 1 KiB to align the
-     * swizzled tiles; biases: 2 warpgroups x 2 buffers x (64 [+ 1] rows) x (bn + 8) f32 */
+     * swizzled tiles; biases: 2 warpgroups x 2 buffers x (64 [+ 1] rows) x (bn + 8)
+     * elements of 4 (f32) or 2 bytes */
     size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                             : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
-    if (bk) smem += (size_t)4 * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * 4;
+    if (bk) smem += (size_t)4 * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of 256 threads, %zu B shared", name,
            (long long)blocks, smem);
     return launch(ctx, p, name, blocks, 256, smem, &a);

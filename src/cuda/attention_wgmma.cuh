@@ -113,22 +113,24 @@ __device__ __forceinline__ void tp_load_sw(unsigned char *dst, const T *base, in
     }
 }
 
-/* Rows [0, R) x keys [k0, k0 + kBN) of an f32 bias of unit key stride (row stride si,
- * 16-byte aligned rows; rows >= nrows and keys >= nk zero-filled) -> shared rows of
- * kBN + 8 floats, copied by the 128 threads of one warpgroup (tid 0..127). Read back as
- * float2 in the accumulator layout: the padding puts a warp's 8 rows x 4 pairs on 32
- * distinct banks a half. */
-template <int kBN, int R>
-__device__ __forceinline__ void tp_wg_load_bias(float *dst, const float *base, int64_t si, int64_t nrows,
+/* Rows [0, R) x keys [k0, k0 + kBN) of a bias of unit key stride, element type TB (f32,
+ * bf16 or f16; row stride si, 16-byte aligned rows; rows >= nrows and keys >= nk
+ * zero-filled) -> shared rows of kBN + 8 elements, copied by the 128 threads of one
+ * warpgroup (tid 0..127). Read back in the accumulator layout, one key pair a load
+ * (float2, or 32 bits of two 16-bit values): the padding puts a warp's 8 rows x 4 pairs
+ * on distinct banks. */
+template <typename TB, int kBN, int R>
+__device__ __forceinline__ void tp_wg_load_bias(TB *dst, const TB *base, int64_t si, int64_t nrows,
                                                 int64_t k0, int64_t nk, int tid)
 {
-    constexpr int kChunks = kBN / 4, kRows = 128 / kChunks, kPass = (R + kRows - 1) / kRows;
+    constexpr int kE = 16 / (int)sizeof(TB); /* elements a chunk */
+    constexpr int kChunks = kBN / kE, kRows = 128 / kChunks, kPass = (R + kRows - 1) / kRows;
     static_assert(R < kRows || R % kRows == 0, "bias load pattern");
-    const int cc = (tid % kChunks) * 4, r0 = tid / kChunks;
+    const int cc = (tid % kChunks) * kE, r0 = tid / kChunks;
     if (r0 >= R) return;
-    float *d = dst + r0 * (kBN + 8) + cc;
+    TB *d = dst + r0 * (kBN + 8) + cc;
     if (k0 + kBN <= nk && R <= nrows) {
-        const float *src = base + r0 * si + k0 + cc;
+        const TB *src = base + r0 * si + k0 + cc;
 #pragma unroll
         for (int i = 0; i < kPass; i++) tp_cp_async16(d + i * kRows * (kBN + 8), src + i * kRows * si, 16);
         return;
@@ -137,9 +139,9 @@ __device__ __forceinline__ void tp_wg_load_bias(float *dst, const float *base, i
     for (int i = 0; i < kPass; i++) {
         const int64_t r = r0 + i * kRows, j = k0 + cc;
         int n = 0;
-        const float *src = base;
+        const TB *src = base;
         if (r < nrows && j < nk) {
-            n = (int)((nk - j < 4 ? nk - j : 4) * 4);
+            n = (int)((nk - j < kE ? nk - j : kE) * (int64_t)sizeof(TB));
             src = base + r * si + j;
         }
         tp_cp_async16(d + i * kRows * (kBN + 8), src, n);
@@ -216,16 +218,28 @@ __device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg
     return w;
 }
 
+/* Two adjacent staged bias elements as f32. */
+__device__ __forceinline__ float2 tp_wg_bias2(const float *p) { return *reinterpret_cast<const float2 *>(p); }
+__device__ __forceinline__ float2 tp_wg_bias2(const __nv_bfloat16 *p)
+{
+    const uint32_t u = *reinterpret_cast<const uint32_t *>(p);
+    return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+}
+__device__ __forceinline__ float2 tp_wg_bias2(const __half *p)
+{
+    return __half22float2(*reinterpret_cast<const __half2 *>(p));
+}
+
 /* Logits of one S tile (keys k0 ..) in log2 units with the biases and masks, the online
  * softmax update of (m, l), probabilities left in s, the rescale factor of O in al.
  * kBias = 1: s scale + b0; kBias = 2: s scale + b0 + b1 with b1 one row for every query
  * (the mask bias). b0 (b1) point at this thread's staged bias row (row 0), column 2t;
  * its second row is 8 rows further. */
-template <int kBN, int kBias>
+template <int kBN, int kBias, typename TB>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
-                                              float scale, float scale2, int t, const float *b0,
-                                              const float *b1)
+                                              float scale, float scale2, int t, const TB *b0,
+                                              const TB *b1)
 {
     constexpr int kNT = kBN / 8, kRS = kBN + 8;
     /* logits = s * sc: tiles without masks or biases keep raw products and fold the scale
@@ -237,12 +251,12 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
         for (int n = 0; n < kNT; n++) {
             float2 q = make_float2(0.0f, 0.0f);
             if (kBias == 2) {
-                q = *reinterpret_cast<const float2 *>(b1 + n * 8);
+                q = tp_wg_bias2(b1 + n * 8);
                 q.x *= TP_LOG2E, q.y *= TP_LOG2E;
             }
 #pragma unroll
             for (int r = 0; r < 2; r++) {
-                const float2 p = *reinterpret_cast<const float2 *>(b0 + r * 8 * kRS + n * 8);
+                const float2 p = tp_wg_bias2(b0 + r * 8 * kRS + n * 8);
                 float &x0 = s[4 * n + 2 * r], &x1 = s[4 * n + 2 * r + 1];
                 if (kBias == 2) {
                     x0 = fmaf(fmaf(x0, scale, p.x), TP_LOG2E, q.x);
@@ -437,7 +451,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
         tp_wg_fence_regs(s);
 
         float al[2];
-        tp_wg_softmax<kBN, 0>(s, m, l, al, w, tile * kBN, a.scale, scale2, t, NULL, NULL);
+        tp_wg_softmax<kBN, 0, float>(s, m, l, al, w, tile * kBN, a.scale, scale2, t, NULL, NULL);
         uint32_t pa[kBN / 16][4];
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
 
@@ -511,13 +525,14 @@ __device__ __forceinline__ void tp_wg_bar_sync(int wg)
  * issue, and runs the softmax of tile t while the other's products run. P V of tile t
  * is deferred to the next batch, so V of tile t-1 is held one tile longer: three stages.
  *
- * kBias > 0 (f32 biases of unit key stride, tp_wg_softmax): each warpgroup stages its own
+ * kBias > 0 (biases of unit key stride, f32 or of the input dtype: TB; tp_wg_softmax):
+ * each warpgroup stages its own
  * 64 rows of bias 0 (and the one row of a bias 1 shared by every query) in two buffers
  * of its own after the barriers: the copies of tile j+1 are issued when the softmax of
  * tile j starts (after a warpgroup barrier: every thread has left tile j-1's buffer)
  * and waited for one tile later, so their latency hides behind a whole tile's work.
  */
-template <typename T, int kD, int kBN, int kBias>
+template <typename T, int kD, int kBN, int kBias, typename TB = float>
 __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem)
 {
     constexpr int kThreads = 256, kStages = 3;
@@ -535,20 +550,20 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
 
     /* kBias: this warpgroup's two bias buffers of kBR rows of kRS floats */
     constexpr int kRS = kBN + 8, kBR = kBias == 0 ? 0 : kBias == 1 ? 64 : 65;
-    float *Bw = (float *)(bars + 8) + wg * 2 * kBR * kRS;
-    const float *bsrc0 = NULL, *bsrc1 = NULL;
+    TB *Bw = (TB *)(bars + 8) + wg * 2 * kBR * kRS;
+    const TB *bsrc0 = NULL, *bsrc1 = NULL;
     const int64_t brow0 = w.q0 + wg * 64; /* the warpgroup's first row */
     if (kBias) { /* (a warpgroup wholly past Sq zero-fills from a row in bounds) */
         const int64_t rb = brow0 < a.Sq ? brow0 : a.Sq - 1;
-        bsrc0 = (const float *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
-        if (kBias == 2) bsrc1 = (const float *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h);
+        bsrc0 = (const TB *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
+        if (kBias == 2) bsrc1 = (const TB *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h);
     }
     auto load_bias = [&](int64_t j) {
-        float *d = Bw + (int)(j & 1) * kBR * kRS;
+        TB *d = Bw + (int)(j & 1) * kBR * kRS;
         const int64_t key0 = (w.k.t_begin + j) * kBN;
         const int tid = threadIdx.x & 127;
-        tp_wg_load_bias<kBN, 64>(d, bsrc0, a.bias[0].si, a.Sq - brow0, key0, a.Sk, tid);
-        if (kBias == 2) tp_wg_load_bias<kBN, 1>(d + 64 * kRS, bsrc1, 0, 1, key0, a.Sk, tid);
+        tp_wg_load_bias<TB, kBN, 64>(d, bsrc0, a.bias[0].si, a.Sq - brow0, key0, a.Sk, tid);
+        if (kBias == 2) tp_wg_load_bias<TB, kBN, 1>(d + 64 * kRS, bsrc1, 0, 1, key0, a.Sk, tid);
         tp_cp_commit();
     };
 
@@ -579,16 +594,16 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
      * warpgroups have left it */
     auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
         float al[2];
-        const float *b0 = NULL, *b1 = NULL;
+        const TB *b0 = NULL, *b1 = NULL;
         if (kBias) {
             tp_cp_wait<0>();       /* this thread's copies of tile j's biases landed */
             tp_wg_bar_sync(wg);    /* everyone's did, and everyone has left tile j-1's */
             if (j + 1 < nt) load_bias(j + 1);
-            const float *bt = Bw + (int)(j & 1) * kBR * kRS;
+            const TB *bt = Bw + (int)(j & 1) * kBR * kRS;
             b0 = bt + (wl * 16 + g) * kRS + 2 * t;
             b1 = bt + 64 * kRS + 2 * t;
         }
-        tp_wg_softmax<kBN, kBias>(s, m, l, al, w, (w.k.t_begin + j) * kBN, a.scale, scale2, t, b0, b1);
+        tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, (w.k.t_begin + j) * kBN, a.scale, scale2, t, b0, b1);
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
         if (j + 2 < nt) {
             const int sp = (int)((j + 2) % kStages);

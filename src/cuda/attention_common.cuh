@@ -73,7 +73,9 @@ __device__ __forceinline__ void tp_cu_row_range(const tp_cu_attn &a, int64_t kl,
 
 /* Block blockIdx.x -> flat batch b, head h, query tile qt: the heaviest (last) query
  * tiles first (causal), and the batch index fastest when a bias is shared across the
- * batch (a.batch_inner), so the blocks in flight together read one bias tile from L2. */
+ * batch (a.batch_inner), so the blocks in flight together read one bias tile from L2.
+ * (Measured on the H100: the query tiles of one (b, h) side by side, to share K and V
+ * through L2, ran the LLM shapes 4-6 % slower and the evoformer shapes no faster.) */
 __device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
 {
     int64_t idx = blockIdx.x;

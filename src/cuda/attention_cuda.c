@@ -258,6 +258,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const int kd = wgmma_kd(p, &bn);
     int half;
     const int bk = wgmma_bias_kind(p, &half);
+    const int nwg = bk && half ? 3 : 2; /* warpgroups a block: attention_wgmma_d32.cu */
     tp_cu_attn a;
     to_cu(p, &a);
     if (bk == 2 && a.bias[1].si != 0) { /* the bias shared by every query goes second */
@@ -268,16 +269,16 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "");
-    const int64_t blocks = grid_blocks(&a, p, 128);
-    /* Q, K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B), 1 KiB to align the
-     * swizzled tiles; biases: 2 warpgroups x 2 buffers x (64 [+ 1] rows) x (bn + 8)
-     * elements of 4 (f32) or 2 bytes */
-    size_t smem = kd <= 128 ? (size_t)(128 + 6 * bn) * (size_t)kd * 2 + 64 + 1024
+    const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
+    /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
+     * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
+     * x (bn + 8) elements of 4 (f32) or 2 bytes */
+    size_t smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                             : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
-    if (bk) smem += (size_t)4 * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
-    tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of 256 threads, %zu B shared", name,
-           (long long)blocks, smem);
-    return launch(ctx, p, name, blocks, 256, smem, &a);
+    if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
+    tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
+           (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
+    return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);
 }
 
 static tprim_status simt_run(tprim_ctx *ctx, const void *prob)

@@ -90,18 +90,22 @@ __device__ __forceinline__ void tp_load_sw(unsigned char *dst, const T *base, in
     constexpr int kSpan = tp_sw<kD>::kSpan, kCS = kSpan / 16; /* chunks per block row */
     constexpr int kChunks = kD / 8;             /* 16-byte chunks per row */
     constexpr int kRows = kThreads / kChunks;   /* rows per pass */
-    static_assert(kThreads % kChunks == 0 && kRows % 8 == 0 && R % kRows == 0, "load pattern");
+    constexpr int kPass = (R + kRows - 1) / kRows; /* the last one partial when kRows does not divide R */
+    static_assert(kThreads % kChunks == 0 && kRows % 8 == 0, "load pattern");
     const int cc = threadIdx.x % kChunks, r0 = threadIdx.x / kChunks;
     unsigned char *d = dst + (cc / kCS) * (R * kSpan) + r0 * kSpan + (((cc % kCS) ^ tp_sw<kD>::phase(r0)) << 4);
     if (row0 + R <= nrows && ncols >= kD) {
         const T *src = base + (row0 + r0) * si + cc * 8;
         const int64_t step = kRows * si;
 #pragma unroll
-        for (int i = 0; i < R / kRows; i++) tp_cp_async16(d + i * (kRows * kSpan), src + i * step, 16);
+        for (int i = 0; i < kPass; i++)
+            if (R % kRows == 0 || i + 1 < kPass || r0 + i * kRows < R)
+                tp_cp_async16(d + i * (kRows * kSpan), src + i * step, 16);
         return;
     }
 #pragma unroll
-    for (int i = 0; i < R / kRows; i++) {
+    for (int i = 0; i < kPass; i++) {
+        if (R % kRows != 0 && i + 1 == kPass && r0 + i * kRows >= R) break;
         const int64_t gr = row0 + r0 + i * kRows;
         int n = 0;
         const T *src = base;
@@ -197,15 +201,15 @@ struct tp_wg_work {
     tp_bidx bi;
 };
 
-template <int kBN>
+template <int kBN, int kBM>
 __device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg, int wl, int g)
 {
     tp_wg_work w;
     int64_t qt;
     tp_cu_block(a, w.b, w.h, qt);
     w.bi = tp_cu_bidx(a, w.b);
-    w.q0 = qt * 128;
-    const int64_t qlast = (w.q0 + 128 < a.Sq ? w.q0 + 128 : a.Sq) - 1;
+    w.q0 = qt * kBM;
+    const int64_t qlast = (w.q0 + kBM < a.Sq ? w.q0 + kBM : a.Sq) - 1;
     w.kl = tp_cu_key_len(a, w.bi);
     w.k = tp_cu_block_keys(a, w.kl, w.q0, qlast, kBN);
     const int64_t hk = w.h / a.G;
@@ -370,14 +374,14 @@ __device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_
 
 /* S = Q K^T for one warpgroup: kD / 16 k-steps (columns past D hold zeros); k-step ks
  * starts 32 ks bytes into its column block, 8 rows (one swizzle atom) apart. */
-template <typename T, int kD, int kBN>
+template <typename T, int kD, int kBN, int kBM>
 __device__ __forceinline__ void tp_wg_issue_s(float (&s)[kBN / 2], uint32_t q_base, uint32_t kt)
 {
     constexpr int kSpan = tp_sw<kD>::kSpan, kSteps = kSpan / 32; /* k-steps per column block */
 #pragma unroll
     for (int ks = 0; ks < kD / 16; ks++) {
         const uint32_t off = (ks % kSteps) * 32;
-        const uint64_t da = tp_wg_desc(q_base + (ks / kSteps) * (128 * kSpan) + off, 16, 8 * kSpan, tp_sw<kD>::kMode);
+        const uint64_t da = tp_wg_desc(q_base + (ks / kSteps) * (kBM * kSpan) + off, 16, 8 * kSpan, tp_sw<kD>::kMode);
         const uint64_t db = tp_wg_desc(kt + (ks / kSteps) * (kBN * kSpan) + off, 16, 8 * kSpan, tp_sw<kD>::kMode);
         tp_wg_ss<T, kBN>::run(s, da, db, ks > 0);
     }
@@ -409,7 +413,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
     unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
+    const tp_wg_work w = tp_wg_schedule<kBN, 128>(a, wg, wl, g);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 
@@ -445,7 +449,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
         float s[kBN / 2];
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wg_issue_s<T, kD, kBN>(s, q_base, kt);
+        tp_wg_issue_s<T, kD, kBN, 128>(s, q_base, kt);
         tp_wg_commit();
         tp_wg_wait0();
         tp_wg_fence_regs(s);
@@ -489,30 +493,21 @@ __device__ __forceinline__ void tp_cp_async_arrive(uint32_t bar)
 {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
-template <int kId> __device__ __forceinline__ void tp_bar_sync()
-{
-    asm volatile("bar.sync %0, 256;\n" ::"n"(kId) : "memory");
-}
-template <int kId> __device__ __forceinline__ void tp_bar_arrive()
-{
-    asm volatile("bar.arrive %0, 256;\n" ::"n"(kId) : "memory");
-}
-/* ping-pong: warpgroup wg waits for its turn on named barrier 1 + wg, and passes the
- * turn to the other on 2 - wg once its products are issued */
+/* ping-pong (round robin over kWG warpgroups): warpgroup wg waits for its turn on named
+ * barrier 1 + wg, and passes the turn to the next on 1 + (wg + 1) mod kWG once its
+ * products are issued (each barrier: 128 threads arrive, 128 wait) */
 __device__ __forceinline__ void tp_wg_turn(int wg)
 {
-    if (wg == 0) tp_bar_sync<1>();
-    else tp_bar_sync<2>();
+    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
 }
-__device__ __forceinline__ void tp_wg_pass(int wg)
+template <int kWG> __device__ __forceinline__ void tp_wg_pass(int wg)
 {
-    if (wg == 0) tp_bar_arrive<2>();
-    else tp_bar_arrive<1>();
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
 }
-/* the 128 threads of warpgroup wg meet on named barrier 3 + wg */
-__device__ __forceinline__ void tp_wg_bar_sync(int wg)
+/* the 128 threads of warpgroup wg meet on named barrier 1 + kWG + wg */
+template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
 {
-    asm volatile("bar.sync %0, 128;\n" ::"r"(3 + wg) : "memory");
+    asm volatile("bar.sync %0, 128;\n" ::"r"(1 + kWG + wg) : "memory");
 }
 
 /*
@@ -532,11 +527,11 @@ __device__ __forceinline__ void tp_wg_bar_sync(int wg)
  * tile j starts (after a warpgroup barrier: every thread has left tile j-1's buffer)
  * and waited for one tile later, so their latency hides behind a whole tile's work.
  */
-template <typename T, int kD, int kBN, int kBias, typename TB = float>
+template <typename T, int kD, int kBN, int kWG, int kBias, typename TB = float>
 __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem)
 {
-    constexpr int kThreads = 256, kStages = 3;
-    constexpr int kQBytes = 128 * kD * 2, kTileBytes = kBN * kD * 2;
+    constexpr int kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
+    constexpr int kQBytes = kBM * kD * 2, kTileBytes = kBN * kD * 2;
     unsigned char *Qs = smem;
     unsigned char *Ks = Qs + kQBytes;              /* [3][kTileBytes] */
     unsigned char *Vs = Ks + kStages * kTileBytes; /* [3][kTileBytes] */
@@ -544,7 +539,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const tp_wg_work w = tp_wg_schedule<kBN>(a, wg, wl, g);
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 
@@ -577,14 +572,14 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         __syncthreads(); /* the barriers are initialised before anyone arrives */
         if (kBias) load_bias(0);
         /* prologue: Q and tiles 0, 1 */
-        tp_load_sw<T, 128, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
+        tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         for (int64_t j = 0; j < 2 && j < nt; j++) {
             const int64_t key0 = (w.k.t_begin + j) * kBN;
             tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
             tp_load_sw<T, kBN, kD, kThreads>(Vs + j * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + j * 8);
         }
-        if (wg == 1) tp_bar_arrive<1>(); /* warpgroup 0 issues first */
+        if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
     }
     const float scale2 = a.scale * TP_LOG2E;
     const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * tp_sw<kD>::kSpan;
@@ -597,7 +592,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         const TB *b0 = NULL, *b1 = NULL;
         if (kBias) {
             tp_cp_wait<0>();       /* this thread's copies of tile j's biases landed */
-            tp_wg_bar_sync(wg);    /* everyone's did, and everyone has left tile j-1's */
+            tp_wg_bar_sync<kWG>(wg); /* everyone's did, and everyone has left tile j-1's */
             if (j + 1 < nt) load_bias(j + 1);
             const TB *bt = Bw + (int)(j & 1) * kBR * kRS;
             b0 = bt + (wl * 16 + g) * kRS + 2 * t;
@@ -623,9 +618,9 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wg_issue_s<T, kD, kBN>(s, q_base, k_base);
+        tp_wg_issue_s<T, kD, kBN, kBM>(s, q_base, k_base);
         tp_wg_commit();
-        tp_wg_pass(wg);
+        tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(s);
         tile_softmax(s, 0);
@@ -642,9 +637,9 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tp_wg_fence_regs(o);
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
-        tp_wg_issue_s<T, kD, kBN>(s, q_base, k_base + st * kTileBytes);
+        tp_wg_issue_s<T, kD, kBN, kBM>(s, q_base, k_base + st * kTileBytes);
         tp_wg_commit();
-        tp_wg_pass(wg);
+        tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(s);
         tp_wg_fence_regs(o);
@@ -652,7 +647,8 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tile_softmax(s, j);
     }
     if (nt > 0) {
-        /* the last batch: P V of the last tile; warpgroup 1 passes no turn (no one waits) */
+        /* the last batch: P V of the last tile; the last warpgroup passes no turn (no one
+         * waits) */
         const int sp = (int)((nt - 1) % kStages);
         tp_wg_turn(wg);
         tp_wg_fence_regs(pa);
@@ -660,7 +656,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
         tp_wg_commit();
-        if (wg == 0) tp_bar_arrive<2>();
+        if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(o);
     }
@@ -669,8 +665,8 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
 
 /* tp_attn_wgmma_<bf16|f16>_d<kD>[_b<kBias>]: the dynamic shared memory is aligned up to
  * 1024 bytes here (the launch asks for 1 KiB more than the layout needs). */
-#define TP_ATTN_WGMMA_KERNEL(NAME, T, KD, BN, MINB, BODY)                                      \
-    extern "C" __global__ void __launch_bounds__(256, MINB) NAME(const tp_cu_attn a)          \
+#define TP_ATTN_WGMMA_KERNEL(NAME, THREADS, MINB, BODY)                                        \
+    extern "C" __global__ void __launch_bounds__(THREADS, MINB) NAME(const tp_cu_attn a)      \
     {                                                                                          \
         extern __shared__ __align__(1024) unsigned char tp_smem_raw[];                        \
         const uint32_t s0 = tp_smem_addr(tp_smem_raw);                                         \

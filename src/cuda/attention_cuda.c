@@ -272,10 +272,12 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
-     * x (bn + 8) elements of 4 (f32) or 2 bytes */
+     * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
+     * a warpgroup */
     size_t smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                             : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
     if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
+    if (bk == 2) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

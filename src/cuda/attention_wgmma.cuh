@@ -62,6 +62,16 @@ __device__ __forceinline__ void tp_fence_proxy_async()
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
 
+/* Descriptor d advanced by `bytes` (a multiple of 16): the start address is the low 14
+ * bits of the low word and shared memory is < 256 KiB, so a 32-bit add never carries
+ * into the other fields. */
+__device__ __forceinline__ uint64_t tp_desc_add(uint64_t d, uint32_t bytes)
+{
+    uint64_t r;
+    asm("mov.b64 %0, {%1, %2};" : "=l"(r) : "r"((uint32_t)d + (bytes >> 4)), "r"((uint32_t)(d >> 32)));
+    return r;
+}
+
 /* The swizzled layout of a tile whose rows hold kD elements: column blocks of kSpan
  * bytes (128: 64 elements, the 128-byte swizzle; kD = 32: 64 bytes, the 64-byte
  * swizzle), 16-byte chunk w of row r at position w ^ phase(r), 8 rows a swizzle atom. */
@@ -237,13 +247,14 @@ __device__ __forceinline__ float2 tp_wg_bias2(const __half *p)
 /* Logits of one S tile (keys k0 ..) in log2 units with the biases and masks, the online
  * softmax update of (m, l), probabilities left in s, the rescale factor of O in al.
  * kBias = 1: s scale + b0; kBias = 2: s scale + b0 + b1 with b1 one row for every query
- * (the mask bias). b0 (b1) point at this thread's staged bias row (row 0), column 2t;
- * its second row is 8 rows further. */
+ * (the mask bias). b0 points at this thread's staged bias row (row 0), column 2t; its
+ * second row is 8 rows further; b1 at column 2t of bias 1's row, already f32 and in
+ * log2 units. */
 template <int kBN, int kBias, typename TB>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
                                               float scale, float scale2, int t, const TB *b0,
-                                              const TB *b1)
+                                              const float *b1)
 {
     constexpr int kNT = kBN / 8, kRS = kBN + 8;
     /* logits = s * sc: tiles without masks or biases keep raw products and fold the scale
@@ -254,10 +265,7 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
 #pragma unroll
         for (int n = 0; n < kNT; n++) {
             float2 q = make_float2(0.0f, 0.0f);
-            if (kBias == 2) {
-                q = tp_wg_bias2(b1 + n * 8);
-                q.x *= TP_LOG2E, q.y *= TP_LOG2E;
-            }
+            if (kBias == 2) q = *reinterpret_cast<const float2 *>(b1 + n * 8);
 #pragma unroll
             for (int r = 0; r < 2; r++) {
                 const float2 p = tp_wg_bias2(b0 + r * 8 * kRS + n * 8);
@@ -375,27 +383,35 @@ __device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_
 /* S = Q K^T for one warpgroup: kD / 16 k-steps (columns past D hold zeros); k-step ks
  * starts 32 ks bytes into its column block, 8 rows (one swizzle atom) apart. */
 template <typename T, int kD, int kBN, int kBM>
-__device__ __forceinline__ void tp_wg_issue_s(float (&s)[kBN / 2], uint32_t q_base, uint32_t kt)
+__device__ __forceinline__ void tp_wg_issue_s(float (&s)[kBN / 2], uint64_t dq, uint64_t dk)
 {
     constexpr int kSpan = tp_sw<kD>::kSpan, kSteps = kSpan / 32; /* k-steps per column block */
 #pragma unroll
     for (int ks = 0; ks < kD / 16; ks++) {
         const uint32_t off = (ks % kSteps) * 32;
-        const uint64_t da = tp_wg_desc(q_base + (ks / kSteps) * (kBM * kSpan) + off, 16, 8 * kSpan, tp_sw<kD>::kMode);
-        const uint64_t db = tp_wg_desc(kt + (ks / kSteps) * (kBN * kSpan) + off, 16, 8 * kSpan, tp_sw<kD>::kMode);
-        tp_wg_ss<T, kBN>::run(s, da, db, ks > 0);
+        tp_wg_ss<T, kBN>::run(s, tp_desc_add(dq, (ks / kSteps) * (kBM * kSpan) + off),
+                              tp_desc_add(dk, (ks / kSteps) * (kBN * kSpan) + off), ks > 0);
     }
+}
+/* the K-major descriptor of a tile starting at saddr (Q, K) */
+template <int kD> __device__ __forceinline__ uint64_t tp_wg_desc_k(uint32_t saddr)
+{
+    return tp_wg_desc(saddr, 16, 8 * tp_sw<kD>::kSpan, tp_sw<kD>::kMode);
+}
+/* the MN-major descriptor of a V tile of kBN keys starting at saddr */
+template <int kD, int kBN> __device__ __forceinline__ uint64_t tp_wg_desc_v(uint32_t saddr)
+{
+    return tp_wg_desc(saddr, kBN * tp_sw<kD>::kSpan, 8 * tp_sw<kD>::kSpan, tp_sw<kD>::kMode);
 }
 
 /* O += P V for one warpgroup: kBN / 16 k-steps of 16 keys; V MN-major, the next column
  * block one leading offset (kBN rows) away, 8 keys one stride offset. */
 template <typename T, int kD, int kBN>
-__device__ __forceinline__ void tp_wg_issue_pv(float (&o)[kD / 2], const uint32_t (&pa)[kBN / 16][4], uint32_t vt)
+__device__ __forceinline__ void tp_wg_issue_pv(float (&o)[kD / 2], const uint32_t (&pa)[kBN / 16][4], uint64_t dv)
 {
     constexpr int kSpan = tp_sw<kD>::kSpan;
 #pragma unroll
-    for (int kk = 0; kk < kBN / 16; kk++)
-        tp_wg_rs<T, kD>::run(o, pa[kk], tp_wg_desc(vt + kk * 16 * kSpan, kBN * kSpan, 8 * kSpan, tp_sw<kD>::kMode));
+    for (int kk = 0; kk < kBN / 16; kk++) tp_wg_rs<T, kD>::run(o, pa[kk], tp_desc_add(dv, kk * 16 * kSpan));
 }
 
 /*
@@ -449,20 +465,21 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
         float s[kBN / 2];
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wg_issue_s<T, kD, kBN, 128>(s, q_base, kt);
+        tp_wg_issue_s<T, kD, kBN, 128>(s, tp_wg_desc_k<kD>(q_base), tp_wg_desc_k<kD>(kt));
         tp_wg_commit();
         tp_wg_wait0();
         tp_wg_fence_regs(s);
 
         float al[2];
-        tp_wg_softmax<kBN, 0, float>(s, m, l, al, w, tile * kBN, a.scale, scale2, t, NULL, NULL);
+        tp_wg_softmax<kBN, 0, float>(s, m, l, al, w, tile * kBN, a.scale, scale2, t, (const float *)NULL,
+                                     (const float *)NULL);
         uint32_t pa[kBN / 16][4];
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
 
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
-        tp_wg_issue_pv<T, kD, kBN>(o, pa, vt);
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_wg_desc_v<kD, kBN>(vt));
         tp_wg_commit();
         tp_wg_wait0();
         tp_wg_fence_regs(o);
@@ -543,9 +560,11 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 
-    /* kBias: this warpgroup's two bias buffers of kBR rows of kRS floats */
+    /* kBias: this warpgroup's two bias buffers of kBR rows of kRS elements; kBias = 2:
+     * then its two f32 copies of bias 1's row in log2 units (Mw) */
     constexpr int kRS = kBN + 8, kBR = kBias == 0 ? 0 : kBias == 1 ? 64 : 65;
     TB *Bw = (TB *)(bars + 8) + wg * 2 * kBR * kRS;
+    float *Mw = (float *)((TB *)(bars + 8) + kWG * 2 * kBR * kRS) + wg * 2 * kBN;
     const TB *bsrc0 = NULL, *bsrc1 = NULL;
     const int64_t brow0 = w.q0 + wg * 64; /* the warpgroup's first row */
     if (kBias) { /* (a warpgroup wholly past Sq zero-fills from a row in bounds) */
@@ -553,9 +572,8 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         bsrc0 = (const TB *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
         if (kBias == 2) bsrc1 = (const TB *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h);
     }
-    auto load_bias = [&](int64_t j) {
-        TB *d = Bw + (int)(j & 1) * kBR * kRS;
-        const int64_t key0 = (w.k.t_begin + j) * kBN;
+    auto load_bias = [&](int buf, int64_t key0) {
+        TB *d = Bw + buf * kBR * kRS;
         const int tid = threadIdx.x & 127;
         tp_wg_load_bias<TB, kBN, 64>(d, bsrc0, a.bias[0].si, a.Sq - brow0, key0, a.Sk, tid);
         if (kBias == 2) tp_wg_load_bias<TB, kBN, 1>(d + 64 * kRS, bsrc1, 0, 1, key0, a.Sk, tid);
@@ -570,7 +588,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
         __syncthreads(); /* the barriers are initialised before anyone arrives */
-        if (kBias) load_bias(0);
+        if (kBias) load_bias(0, w.k.t_begin * kBN);
         /* prologue: Q and tiles 0, 1 */
         tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         for (int64_t j = 0; j < 2 && j < nt; j++) {
@@ -582,30 +600,52 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
     }
     const float scale2 = a.scale * TP_LOG2E;
-    const uint32_t q_base = tp_smem_addr(Qs) + wg * 64 * tp_sw<kD>::kSpan;
-    const uint32_t k_base = tp_smem_addr(Ks), v_base = tp_smem_addr(Vs);
+    /* descriptors of this warpgroup's Q rows and of stage 0's K and V; stage st is
+     * st kTileBytes further */
+    const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * tp_sw<kD>::kSpan);
+    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
     uint32_t pa[kBN / 16][4];
-    /* softmax of tile j, then the refill of tile j-1's stage with tile j+2 once both
-     * warpgroups have left it */
+    /* Tile j (keys k0 ..) lives in stage st with full-barrier parity ph; tile j-1 in
+     * stage sp with parity pph. The counters advance by addition: no division in the
+     * loop. Tile j+2 refills tile j-1's stage ((j + 2) mod 3 = (j - 1) mod 3). */
+    int st = 0, sp = kStages - 1, bbuf = 0;
+    uint32_t ph = 0, pph = 1;
+    int64_t k0 = w.k.t_begin * kBN;
+    /* softmax of tile j, then the refill of tile j-1's stage with tile j+2 once every
+     * warpgroup has left it */
     auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
         float al[2];
-        const TB *b0 = NULL, *b1 = NULL;
+        const TB *b0 = NULL;
+        const float *b1 = NULL;
         if (kBias) {
-            tp_cp_wait<0>();       /* this thread's copies of tile j's biases landed */
-            tp_wg_bar_sync<kWG>(wg); /* everyone's did, and everyone has left tile j-1's */
-            if (j + 1 < nt) load_bias(j + 1);
-            const TB *bt = Bw + (int)(j & 1) * kBR * kRS;
+            tp_cp_wait<0>(); /* this thread's copies of tile j's biases landed */
+            const TB *bt = Bw + bbuf * kBR * kRS;
+            float *mrow = Mw + bbuf * kBN;
+            if (kBias == 2) { /* the threads that copied bias 1's row make its f32 log2 copy */
+                constexpr int kE = 16 / (int)sizeof(TB);
+                const int tid = threadIdx.x & 127;
+                if (tid < kBN / kE) {
+#pragma unroll
+                    for (int e = 0; e < kE; e += 2) {
+                        const float2 v = tp_wg_bias2(bt + 64 * kRS + tid * kE + e);
+                        *reinterpret_cast<float2 *>(mrow + tid * kE + e) =
+                            make_float2(v.x * TP_LOG2E, v.y * TP_LOG2E);
+                    }
+                }
+            }
+            tp_wg_bar_sync<kWG>(wg); /* everyone's landed, and everyone has left tile j-1's */
+            if (j + 1 < nt) load_bias(bbuf ^ 1, k0 + kBN);
             b0 = bt + (wl * 16 + g) * kRS + 2 * t;
-            b1 = bt + 64 * kRS + 2 * t;
+            b1 = mrow + 2 * t;
+            bbuf ^= 1;
         }
-        tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, (w.k.t_begin + j) * kBN, a.scale, scale2, t, b0, b1);
+        tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, k0, a.scale, scale2, t, b0, b1);
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
         if (j + 2 < nt) {
-            const int sp = (int)((j + 2) % kStages);
-            if (j > 0) tp_mbar_wait(empty0 + sp * 8, (uint32_t)(((j - 1) / kStages) & 1));
-            const int64_t key0 = (w.k.t_begin + j + 2) * kBN;
-            tp_load_sw<T, kBN, kD, kThreads>(Ks + sp * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
-            tp_load_sw<T, kBN, kD, kThreads>(Vs + sp * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
+            if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
+            const int64_t key2 = k0 + 2 * kBN;
+            tp_load_sw<T, kBN, kD, kThreads>(Ks + sp * kTileBytes, kb, a.k.si, key2, a.Sk, a.D);
+            tp_load_sw<T, kBN, kD, kThreads>(Vs + sp * kTileBytes, vb, a.v.si, key2, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + sp * 8);
         }
     };
@@ -618,7 +658,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wg_issue_s<T, kD, kBN, kBM>(s, q_base, k_base);
+        tp_wg_issue_s<T, kD, kBN, kBM>(s, dq, dk0);
         tp_wg_commit();
         tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
@@ -627,17 +667,19 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     }
     for (int64_t j = 1; j < nt; j++) {
         /* batch j: P V of tile j-1, S of tile j */
-        const int st = (int)(j % kStages), sp = (int)((j - 1) % kStages);
+        sp = st, pph = ph;
+        if (++st == kStages) st = 0, ph ^= 1u;
+        k0 += kBN;
         float s[kBN / 2];
-        tp_mbar_wait(full0 + st * 8, (uint32_t)((j / kStages) & 1));
+        tp_mbar_wait(full0 + st * 8, ph);
         tp_fence_proxy_async();
         tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
-        tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
-        tp_wg_issue_s<T, kD, kBN, kBM>(s, q_base, k_base + st * kTileBytes);
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTileBytes));
+        tp_wg_issue_s<T, kD, kBN, kBM>(s, dq, tp_desc_add(dk0, st * kTileBytes));
         tp_wg_commit();
         tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
@@ -647,14 +689,13 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         tile_softmax(s, j);
     }
     if (nt > 0) {
-        /* the last batch: P V of the last tile; the last warpgroup passes no turn (no one
-         * waits) */
-        const int sp = (int)((nt - 1) % kStages);
+        /* the last batch: P V of the last tile (stage st); the last warpgroup passes no
+         * turn (no one waits) */
         tp_wg_turn(wg);
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
-        tp_wg_issue_pv<T, kD, kBN>(o, pa, v_base + sp * kTileBytes);
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTileBytes));
         tp_wg_commit();
         if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();

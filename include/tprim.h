@@ -443,10 +443,13 @@ typedef struct tprim_attn_params {
  * on the tensor cores (products of bf16/f16 operands, f32 accumulation, the
  * probabilities rounded to the input dtype before the product with v, as in every
  * flash kernel); f32 inputs, and larger D, run a kernel of exact f32 arithmetic on
- * the CUDA cores. Kernels: "cuda_wgmma" (Hopper, sm_90: the plain path, i.e. no bias,
- * ALiBi, soft-cap or key mask, with 32 < max(D, Dv) <= 256 and q, k, v rows 16-byte
- * aligned with unit column stride; chosen first where it accepts), "cuda" (tensor
- * cores, sm_80+, every option) and "cuda_simt".
+ * the CUDA cores. Kernels: "cuda_wgmma" (Hopper, sm_90: max(D, Dv) <= 256 with causal,
+ * window, key lengths and lse, no ALiBi, soft-cap or key mask; at max(D, Dv) <= 32
+ * also one or two additive biases, all f32 or all of the input dtype, of unit key
+ * stride with 16-byte aligned rows, two only when one of them is a single row shared
+ * by every query (the evoformer mask bias); q, k, v rows 16-byte aligned with unit
+ * column stride; chosen first where it accepts), "cuda" (tensor cores, sm_80+, every
+ * option) and "cuda_simt".
  *
  * Errors (nothing is written on error):
  *   TPRIM_ERR_NULL_POINTER      ctx, q, k, v, out or a data pointer of a non-empty tensor

@@ -2,19 +2,21 @@
  * matrix products (wgmma) with both operands of Q K^T and the V operand of P V read by
  * the tensor cores straight from shared memory, so no ldmatrix is issued per product.
  * Plain path (causal / window / key lengths / lse) for kD = 32, 64, 128, 256, and at
- * kD = 32 (the evoformer shapes) one or two f32 additive biases staged through shared
- * memory; ALiBi, soft-cap, the key mask and other biases run on the mma.sync kernel
+ * kD = 32 (the evoformer shapes) one or two additive biases (f32, or 16-bit of the
+ * input dtype) staged through shared memory; ALiBi, soft-cap, the key mask and other
+ * biases run on the mma.sync kernel
  * (attention_mma.cuh). Instantiated in attention_wgmma.cu (kD >= 64) and
  * attention_wgmma_d32.cu, compiled for sm_90a only.
  *
- * Work: one block of two warpgroups (256 threads) per (query tile of 128 rows, head,
- * batch entry); warpgroup w owns rows 64w .. 64w + 63. Per key tile of kBN keys:
+ * Work: one block of kWG warpgroups (two; three for the kernels with 16-bit biases) per
+ * (query tile of 64 kWG rows, head, batch entry); warpgroup w owns rows 64w .. 64w + 63.
+ * Per key tile of kBN keys:
  *   S = Q K^T    wgmma m64 n kBN k16, Q and K K-major in shared memory;
  *   logits, biases, masks and the online softmax on the S accumulators (log2 units, ex2);
  *   O += P V     wgmma m64 n kD k16, P from registers (the accumulator layout of S is
  *                the register-A layout, as for mma.sync), V MN-major (transposed).
  * kD = 32, 64, 128: K and V in three cp.async stages tracked by mbarriers, the
- * warpgroups in ping-pong (tp_attn_wgmma3_body); kD = 256: two stages, warpgroups in
+ * warpgroups taking turns round-robin (tp_attn_wgmma3_body); kD = 256: two stages, warpgroups in
  * step (tp_attn_wgmma_body).
  *
  * Shared memory layout (tp_sw): every operand tile is stored as column blocks of kSpan
@@ -32,8 +34,10 @@
  * (S is 64 registers a thread, O 16 / 32 / 64), kBN = 64 at kD = 256 (O alone is 128
  * registers). Shared memory: 128 kD 2 (Q) + 6 kBN kD 2 (K, V in 3 stages) + 64 B of
  * mbarriers at kD <= 128, 128 kD 2 + 4 kBN kD 2 at kD = 256, + 1 KiB alignment: 57, 113,
- * 225, 193 KiB at kD = 32, 64, 128, 256; the biased kD = 32 kernels add 2 warpgroups x
- * 2 buffers x (64 or 65 rows) x 136 floats (139 / 141 KiB), one block a SM. */
+ * 225, 193 KiB at kD = 32, 64, 128, 256; the biased kD = 32 kernels add kWG warpgroups x
+ * 2 buffers x (64 or 65 rows) x 136 elements, and with a mask bias 2 f32 rows of kBN a
+ * warpgroup: in all 193 / 197 KiB with f32 biases (2 warpgroups), 163 / 168 KiB with
+ * 16-bit ones (3 warpgroups, 192 query rows); one block a SM. */
 #ifndef TPRIM_CUDA_ATTENTION_WGMMA_CUH
 #define TPRIM_CUDA_ATTENTION_WGMMA_CUH
 

@@ -4,9 +4,8 @@
  * Plain path (causal / window / key lengths / lse) for kD = 32, 64, 128, 256, and at
  * kD = 32 (the evoformer shapes) one or two additive biases (f32, or 16-bit of the
  * input dtype) staged through shared memory; ALiBi, soft-cap, the key mask and other
- * biases run on the mma.sync kernel
- * (attention_mma.cuh). Instantiated in attention_wgmma.cu (kD >= 64) and
- * attention_wgmma_d32.cu, compiled for sm_90a only.
+ * biases run on the mma.sync kernel (attention_mma.cuh). Instantiated in
+ * attention_wgmma.cu (kD >= 64) and attention_wgmma_d32.cu, compiled for sm_90a only.
  *
  * Work: one block of kWG warpgroups (two; three for the kernels with 16-bit biases) per
  * (query tile of 64 kWG rows, head, batch entry); warpgroup w owns rows 64w .. 64w + 63.
@@ -16,8 +15,8 @@
  *   O += P V     wgmma m64 n kD k16, P from registers (the accumulator layout of S is
  *                the register-A layout, as for mma.sync), V MN-major (transposed).
  * kD = 32, 64, 128: K and V in three cp.async stages tracked by mbarriers, the
- * warpgroups taking turns round-robin (tp_attn_wgmma3_body); kD = 256: two stages, warpgroups in
- * step (tp_attn_wgmma_body).
+ * warpgroups taking turns round-robin (tp_attn_wgmma3_body); kD = 256: two stages,
+ * warpgroups in step (tp_attn_wgmma_body).
  *
  * Shared memory layout (tp_sw): every operand tile is stored as column blocks of kSpan
  * bytes (128 bytes = 64 elements; 64 bytes at kD = 32): block c holds columns

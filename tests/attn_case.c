@@ -68,6 +68,7 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
     const int *ord = NULL;
     switch (kind) {
     case BIAS_MASK:
+    case BIAS_KEYROW:
         shape[c->nbd] = 1;
         shape[c->nbd + 1] = 1;
         break;
@@ -96,6 +97,9 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
         for (int64_t i = 0; i < n; i++)
             if ((rng_u64(R) & 3) == 0) gt_set(g, i, -1e9);
             else gt_set(g, i, 0.0);
+    } else if (kind == BIAS_KEYROW) {
+        for (int64_t i = 0; i < n; i++)
+            if ((rng_u64(R) % 7) == 0) gt_set(g, i, -INFINITY);
     } else if (kind == BIAS_NEG_INF) {
         int64_t last = g->t.shape[r - 1];
         for (int64_t i = 0; i < n; i++)

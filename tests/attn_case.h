@@ -15,6 +15,7 @@ enum {
     BIAS_QTYPE_T,   /* full, dtype of q, keys-outermost memory order (no unit key stride) */
     BIAS_NEG_INF,   /* full f32 with -inf entries and one fully -inf row */
     BIAS_ROWCONST,  /* [batch..., Hq, Sq, 1] f32 (key stride 0) */
+    BIAS_KEYROW,    /* [batch..., 1, 1, Sk] f32, random values with -inf entries (a general mask bias) */
     BIAS_COUNT_
 };
 

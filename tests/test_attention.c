@@ -207,6 +207,7 @@ void suite_attention(void)
 {
     static attn_case cs[256];
     int n = attn_build_cases(cs, 256);
+    CHECK(n < 256, "the case table is full (%d): cases were dropped", n);
     tprim_ctx *ctx = NULL;
     if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return;
     int nk = tprim_kernel_count(TPRIM_OP_ATTENTION);

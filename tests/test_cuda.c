@@ -87,6 +87,22 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         c.layout = i % 4 == 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
         ADD(c);
     }
+    /* the mask bias through the tensor cores (16-bit biases, a bias shared by every query
+     * beside a per-row one): a general key row with -inf entries in both orders and
+     * dtypes, scales whose inverse is not a power of two, and scales outside the range
+     * that path takes (the staged path runs them) */
+    static const float kscales[] = {0.0f, 0.9f, 3.0f, 0x1p-11f, 1500.0f};
+    for (int i = 0; i < 5; i++) {
+        memset(&c, 0, sizeof c);
+        c.bias_qtype = 1;
+        c.nbd = 2, c.bd[0] = 2, c.bd[1] = 3, c.Hq = c.Hkv = 2, c.Sq = 270, c.Sk = 390, c.D = c.Dv = 32;
+        c.dt = i & 1 ? TPRIM_F16 : TPRIM_BF16;
+        c.bias[0] = i & 1 ? BIAS_PAIR : BIAS_KEYROW, c.bias[1] = i & 1 ? BIAS_KEYROW : BIAS_PAIR;
+        c.scale = kscales[i];
+        c.causal = i == 2, c.klen = i == 3 ? 3 : 0, c.lse = 1;
+        c.layout = i & 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
+        ADD(c);
+    }
     /* the plain path at D <= 32 on the Hopper kernel */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 333, c.Sk = 517, c.D = c.Dv = 32;

@@ -266,18 +266,26 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
         a.bias[0] = a.bias[1];
         a.bias[1] = t;
     }
+    /* mask bias in the products (_b2hk, kMaskK): 16-bit biases and a scale whose inverse
+     * three pieces of the dtype hold to 24 bits (both dtypes' normal range) */
+    const int maskk = bk == 2 && half && p->scale >= 0x1p-10f && p->scale <= 0x1p10f;
     char name[64];
-    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
-             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "");
+    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
+             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "", maskk ? "k" : "");
     const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
-     * a warpgroup */
+     * a warpgroup; with the mask bias in the products, second 64-byte column blocks of Q
+     * and of each K stage instead of the mask rows */
     size_t smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                             : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
-    if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
-    if (bk == 2) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
+    if (maskk) {
+        smem += (size_t)(64 * nwg + 3 * bn) * 64 + (size_t)(2 * nwg) * 64 * (size_t)(bn + 8) * 2;
+    } else {
+        if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
+        if (bk == 2) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
+    }
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

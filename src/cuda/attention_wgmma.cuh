@@ -36,7 +36,9 @@
  * 225, 193 KiB at kD = 32, 64, 128, 256; the biased kD = 32 kernels add kWG warpgroups x
  * 2 buffers x (64 or 65 rows) x 136 elements, and with a mask bias 2 f32 rows of kBN a
  * warpgroup: in all 193 / 197 KiB with f32 biases (2 warpgroups), 163 / 168 KiB with
- * 16-bit ones (3 warpgroups, 192 query rows); one block a SM. */
+ * 16-bit ones (3 warpgroups, 192 query rows), 199 KiB with the mask bias in the
+ * products (kMaskK: 64-row buffers, no f32 rows, second column blocks of Q and of each
+ * K stage, (64 kWG + 3 kBN) x 64 B); one block a SM. */
 #ifndef TPRIM_CUDA_ATTENTION_WGMMA_CUH
 #define TPRIM_CUDA_ATTENTION_WGMMA_CUH
 
@@ -247,6 +249,24 @@ __device__ __forceinline__ float2 tp_wg_bias2(const __half *p)
     return __half22float2(*reinterpret_cast<const __half2 *>(p));
 }
 
+/* v[0] = the maximum (kMax) or the sum of v[0 .. N), as a tree of depth log2 N (N a
+ * power of two; the compiler keeps the order written: no chain of N - 1) */
+template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[N])
+{
+#pragma unroll
+    for (int h = N / 2, lv = 0; lv < 8; lv++, h /= 2) {
+        if (h < 1) break;
+#pragma unroll
+        for (int n = 0; n < N / 2; n++)
+            if (n < h) v[n] = kMax ? fmaxf(v[n], v[n + h]) : v[n] + v[n + h];
+    }
+    return v[0];
+}
+
+__device__ __forceinline__ float tp_wg_f32(float x) { return x; }
+__device__ __forceinline__ float tp_wg_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float tp_wg_f32(__half x) { return __half2float(x); }
+
 /* Logits of one S tile (keys k0 ..) in log2 units with the biases and masks, the online
  * softmax update of (m, l), probabilities left in s, the rescale factor of O in al.
  * kBias = 1: s scale + b0; kBias = 2: s scale + b0 + b1 with b1 one row for every query
@@ -263,7 +283,18 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
     /* logits = s * sc: tiles without masks or biases keep raw products and fold the scale
      * into the exponent's fma (when scale > 0, so that the max commutes with it) */
     float sc = scale2;
-    if (kBias) {
+    if (kBias == 3) {
+        /* raw units: s + b0 / scale (the caller passes 1 / scale as scale); the exponent's
+         * fma applies scale log2(e) */
+#pragma unroll
+        for (int n = 0; n < kNT; n++)
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const float2 p = tp_wg_bias2(b0 + r * 8 * kRS + n * 8);
+                s[4 * n + 2 * r] = fmaf(p.x, scale, s[4 * n + 2 * r]);
+                s[4 * n + 2 * r + 1] = fmaf(p.y, scale, s[4 * n + 2 * r + 1]);
+            }
+    } else if (kBias) {
         /* log2 units: (s scale + b0 + b1) log2(e); b1 is shared by the thread's two rows */
 #pragma unroll
         for (int n = 0; n < kNT; n++) {
@@ -307,25 +338,62 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
         sc = 1.0f;
     }
     /* a row's four owners are the lanes of one quad */
+    if constexpr (kBias != 0) {
+        /* the evoformer kernels: the row maxima and sums as trees (depth log2 kBN / 2, not
+         * a chain of kBN / 4), both rows together (1.82 vs 1.84 ms on the triangle shape;
+         * the kernels without biases keep the chains, which measured no worse) */
+        float mx[2];
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float mx = -INFINITY;
+        for (int r = 0; r < 2; r++) {
+            float v[kNT];
 #pragma unroll
-        for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float mn = fmaxf(m[r], mx * sc); /* (mx is never -inf when sc != 1) */
-        const float mu = mn == -INFINITY ? 0.0f : mn;
-        al[r] = tp_ex2(m[r] - mu);
-        m[r] = mn;
-        float sum = 0.0f;
-#pragma unroll
-        for (int n = 0; n < kNT; n++) {
-            s[4 * n + 2 * r] = tp_ex2(fmaf(s[4 * n + 2 * r], sc, -mu));
-            s[4 * n + 2 * r + 1] = tp_ex2(fmaf(s[4 * n + 2 * r + 1], sc, -mu));
-            sum += s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+            for (int n = 0; n < kNT; n++) v[n] = fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]);
+            mx[r] = tp_tree<kNT, true>(v);
         }
-        l[r] = l[r] * al[r] + sum;
+#pragma unroll
+        for (int r = 0; r < 2; r++) mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+#pragma unroll
+        for (int r = 0; r < 2; r++) mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        float mu[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const float mn = fmaxf(m[r], mx[r] * sc); /* (mx is never -inf when sc != 1) */
+            mu[r] = mn == -INFINITY ? 0.0f : mn;
+            al[r] = tp_ex2(m[r] - mu[r]);
+            m[r] = mn;
+        }
+#pragma unroll
+        for (int n = 0; n < kNT; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) s[4 * n + e] = tp_ex2(fmaf(s[4 * n + e], sc, -mu[e >> 1]));
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float v[kNT];
+#pragma unroll
+            for (int n = 0; n < kNT; n++) v[n] = s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+            l[r] = l[r] * al[r] + tp_tree<kNT, false>(v);
+        }
+    } else {
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int n = 0; n < kNT; n++) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * r], s[4 * n + 2 * r + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const float mn = fmaxf(m[r], mx * sc); /* (mx is never -inf when sc != 1) */
+            const float mu = mn == -INFINITY ? 0.0f : mn;
+            al[r] = tp_ex2(m[r] - mu);
+            m[r] = mn;
+            float sum = 0.0f;
+#pragma unroll
+            for (int n = 0; n < kNT; n++) {
+                s[4 * n + 2 * r] = tp_ex2(fmaf(s[4 * n + 2 * r], sc, -mu));
+                s[4 * n + 2 * r + 1] = tp_ex2(fmaf(s[4 * n + 2 * r + 1], sc, -mu));
+                sum += s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+            }
+            l[r] = l[r] * al[r] + sum;
+        }
     }
 }
 
@@ -385,12 +453,12 @@ __device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_
 
 /* S = Q K^T for one warpgroup: kD / 16 k-steps (columns past D hold zeros); k-step ks
  * starts 32 ks bytes into its column block, 8 rows (one swizzle atom) apart. */
-template <typename T, int kD, int kBN, int kBM>
+template <typename T, int kD, int kBN, int kBM, bool kExtra = false>
 __device__ __forceinline__ void tp_wg_issue_s(float (&s)[kBN / 2], uint64_t dq, uint64_t dk)
 {
     constexpr int kSpan = tp_sw<kD>::kSpan, kSteps = kSpan / 32; /* k-steps per column block */
 #pragma unroll
-    for (int ks = 0; ks < kD / 16; ks++) {
+    for (int ks = 0; ks < kD / 16 + (kExtra ? 1 : 0); ks++) { /* kExtra: one k-step past kD */
         const uint32_t off = (ks % kSteps) * 32;
         tp_wg_ss<T, kBN>::run(s, tp_desc_add(dq, (ks / kSteps) * (kBM * kSpan) + off),
                               tp_desc_add(dk, (ks / kSteps) * (kBN * kSpan) + off), ks > 0);
@@ -531,30 +599,52 @@ template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
 }
 
 /*
- * The three-stage kernel (kD = 64, 128). The warpgroups are not held in step by a
+ * The three-stage kernel (kD = 32, 64, 128). The warpgroups are not held in step by a
  * block-wide barrier: tile t's K and V are complete when the mbarrier full[t mod 3]
  * completes (each thread's cp.async copies arrive on it), and a stage is refilled once
- * both warpgroups have arrived on empty[stage]. The tensor cores alternate between the
- * warpgroups (named barriers 1 and 2, "ping-pong"): warpgroup w issues its products
- * (P V of tile t-1, then S = Q K^T of tile t) in one batch, lets the other warpgroup
- * issue, and runs the softmax of tile t while the other's products run. P V of tile t
- * is deferred to the next batch, so V of tile t-1 is held one tile longer: three stages.
+ * every warpgroup has arrived on empty[stage]. The tensor cores go round the warpgroups
+ * (named barriers 1 .. kWG, "ping-pong"; not with kMaskK): warpgroup w issues its
+ * products (P V of tile t-1, then S = Q K^T of tile t) in one batch, passes the turn,
+ * and runs the softmax of tile t while the others' products run. P V of tile t is
+ * deferred to the next batch, so V of tile t-1 is held one tile longer: three stages.
  *
  * kBias > 0 (biases of unit key stride, f32 or of the input dtype: TB; tp_wg_softmax):
- * each warpgroup stages its own
- * 64 rows of bias 0 (and the one row of a bias 1 shared by every query) in two buffers
- * of its own after the barriers: the copies of tile j+1 are issued when the softmax of
- * tile j starts (after a warpgroup barrier: every thread has left tile j-1's buffer)
- * and waited for one tile later, so their latency hides behind a whole tile's work.
+ * each warpgroup stages its own 64 rows of bias 0 (and the one row of a bias 1 shared
+ * by every query) in two buffers of its own after the barriers: the copies of tile j+1
+ * are issued when the softmax of tile j starts (after a warpgroup barrier: every thread
+ * has left tile j-1's buffer) and waited for one tile later, so their latency hides
+ * behind a whole tile's work.
+ *
+ * kMaskK (kBias = 2 with 16-bit biases, kD = 32): bias 1, the row shared by every query
+ * (the evoformer mask bias), is added by the tensor cores instead of per score: Q and
+ * each K stage get a second 64-byte column block, whose first k-step holds in every Q
+ * row (1 / scale in three pieces of T, 0, ..) and in K row x (b, b, b, 0, ..) with b =
+ * bias 1 at key x (exact in T; +-inf in the first place only, as inf x 0 is NaN); one
+ * more k-step of S = Q K^T then yields q.k + b / scale, products exact and summed in
+ * f32. Warpgroup 0's threads write the K rows: tiles 0 and 1 in the prologue, tile j+2
+ * after refilling its stage, from a value loaded at the start of tile j's softmax; each
+ * then arrives on full[stage], which counts 128 arrivals more. What remains per score is
+ * one load, conversion and fma of bias 0 (kBias = 3 in tp_wg_softmax): 1.74 ms, not
+ * 1.82, on the triangle shape (H200).
  */
-template <typename T, int kD, int kBN, int kWG, int kBias, typename TB = float>
+template <typename T, int kD, int kBN, int kWG, int kBias, typename TB = float, bool kMaskK = false>
 __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem)
 {
+    /* kMaskK: bias 1 (one row for every query, of the input dtype) enters S through the
+     * tensor cores: Q and every K stage get a second column block whose first k-step
+     * holds, in Q, 1 / scale as three pieces of T (24 bits) and, in K, the bias (exact in
+     * T) three times; S = Q K^T then comes out as q.k + b1 / scale. */
+    static_assert(!kMaskK || (kBias == 2 && sizeof(TB) == 2 && kD == 32), "kMaskK: 16-bit biases, kD = 32");
+    /* the warpgroups take turns at the tensor cores (ping-pong) except with kMaskK, where
+     * warpgroup 0's extra work a tile would hold the others back (measured: 2.05 ms with
+     * turns, 1.75 without on the triangle shape) */
+    constexpr bool kTurn = !kMaskK;
     constexpr int kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
     constexpr int kQBytes = kBM * kD * 2, kTileBytes = kBN * kD * 2;
+    constexpr int kQB = kMaskK ? 2 * kQBytes : kQBytes, kKB = kMaskK ? 2 * kTileBytes : kTileBytes;
     unsigned char *Qs = smem;
-    unsigned char *Ks = Qs + kQBytes;              /* [3][kTileBytes] */
-    unsigned char *Vs = Ks + kStages * kTileBytes; /* [3][kTileBytes] */
+    unsigned char *Ks = Qs + kQB;                  /* [3][kKB] */
+    unsigned char *Vs = Ks + kStages * kKB;        /* [3][kTileBytes] */
     uint64_t *bars = (uint64_t *)(Vs + kStages * kTileBytes); /* full[3], empty[3] */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
@@ -565,7 +655,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
 
     /* kBias: this warpgroup's two bias buffers of kBR rows of kRS elements; kBias = 2:
      * then its two f32 copies of bias 1's row in log2 units (Mw) */
-    constexpr int kRS = kBN + 8, kBR = kBias == 0 ? 0 : kBias == 1 ? 64 : 65;
+    constexpr int kRS = kBN + 8, kBR = kBias == 0 ? 0 : kBias == 1 || kMaskK ? 64 : 65;
     TB *Bw = (TB *)(bars + 8) + wg * 2 * kBR * kRS;
     float *Mw = (float *)((TB *)(bars + 8) + kWG * 2 * kBR * kRS) + wg * 2 * kBN;
     const TB *bsrc0 = NULL, *bsrc1 = NULL;
@@ -579,8 +669,22 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         TB *d = Bw + buf * kBR * kRS;
         const int tid = threadIdx.x & 127;
         tp_wg_load_bias<TB, kBN, 64>(d, bsrc0, a.bias[0].si, a.Sq - brow0, key0, a.Sk, tid);
-        if (kBias == 2) tp_wg_load_bias<TB, kBN, 1>(d + 64 * kRS, bsrc1, 0, 1, key0, a.Sk, tid);
+        if (kBias == 2 && !kMaskK) tp_wg_load_bias<TB, kBN, 1>(d + 64 * kRS, bsrc1, 0, 1, key0, a.Sk, tid);
         tp_cp_commit();
+    };
+    /* kMaskK: the bias-1 column chunk (b, b, b, 0 ..) of key k0 + x (x < kBN; zero past
+     * Sk) at row x of the K stage at ks's second column block; b = +-inf goes in the
+     * first place only (inf x 0 would be NaN) */
+    auto mask_value = [&](int64_t key0, int x) -> TB {
+        const int64_t j = key0 + x;
+        return j < a.Sk ? bsrc1[j] : TB(0.0f);
+    };
+    auto mask_chunk = [&](unsigned char *ks, int x, TB b) {
+        typedef tp_mma_type<T> M;
+        const float f = tp_wg_f32(b), fl = isinf(f) ? 0.0f : f;
+        uint4 v;
+        v.x = M::pack(f, fl), v.y = M::pack(fl, 0.0f), v.z = 0u, v.w = 0u;
+        *reinterpret_cast<uint4 *>(ks + kTileBytes + x * 64 + ((0 ^ tp_sw<kD>::phase(x)) << 4)) = v;
     };
 
     float o[kD / 2];
@@ -589,24 +693,52 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     const int64_t nt = w.k.t_end - w.k.t_begin;
     if (nt > 0) {
-        if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        if (threadIdx.x < 2 * kStages)
+            tp_mbar_init(full0 + threadIdx.x * 8, kMaskK && threadIdx.x < kStages ? kThreads + 128 : kThreads);
+        if (kMaskK) {
+            /* Q's second block: (1 / scale in three pieces, 0 ..) a row; every K stage's
+             * second block: its second chunk zero (the first is written a tile) */
+            typedef tp_mma_type<T> M;
+            const float inv = 1.0f / a.scale;
+            const float h = M::to_f32(M::from_f32(inv)), r1 = inv - h;
+            const float mid = M::to_f32(M::from_f32(r1)), lo = r1 - mid;
+            uint4 qv, z = make_uint4(0u, 0u, 0u, 0u);
+            qv.x = M::pack(h, mid), qv.y = M::pack(lo, 0.0f), qv.z = 0u, qv.w = 0u;
+            for (int r = threadIdx.x; r < kBM; r += kThreads) {
+                unsigned char *q1 = Qs + kQBytes + r * 64;
+                *reinterpret_cast<uint4 *>(q1 + ((0 ^ tp_sw<kD>::phase(r)) << 4)) = qv;
+                *reinterpret_cast<uint4 *>(q1 + ((1 ^ tp_sw<kD>::phase(r)) << 4)) = z;
+            }
+            for (int r = threadIdx.x; r < kStages * kBN; r += kThreads) {
+                const int x = r % kBN;
+                *reinterpret_cast<uint4 *>(Ks + (r / kBN) * kKB + kTileBytes + x * 64 +
+                                           ((1 ^ tp_sw<kD>::phase(x)) << 4)) = z;
+            }
+            tp_fence_proxy_async();
+        }
         __syncthreads(); /* the barriers are initialised before anyone arrives */
         if (kBias) load_bias(0, w.k.t_begin * kBN);
         /* prologue: Q and tiles 0, 1 */
         tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         for (int64_t j = 0; j < 2 && j < nt; j++) {
             const int64_t key0 = (w.k.t_begin + j) * kBN;
-            tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kTileBytes, kb, a.k.si, key0, a.Sk, a.D);
+            tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kKB, kb, a.k.si, key0, a.Sk, a.D);
             tp_load_sw<T, kBN, kD, kThreads>(Vs + j * kTileBytes, vb, a.v.si, key0, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + j * 8);
+            if (kMaskK && threadIdx.x < kBN) {
+                mask_chunk(Ks + j * kKB, threadIdx.x, mask_value(key0, threadIdx.x));
+                tp_fence_proxy_async();
+                tp_mbar_arrive(full0 + j * 8);
+            }
         }
-        if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+        if (kTurn && wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
     }
     const float scale2 = a.scale * TP_LOG2E;
     /* descriptors of this warpgroup's Q rows and of stage 0's K and V; stage st is
      * st kTileBytes further */
     const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * tp_sw<kD>::kSpan);
     const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+    TB mnext = TB(0.0f); /* kMaskK: bias 1 at key k0 + 2 kBN + x (warpgroup 0) */
     uint32_t pa[kBN / 16][4];
     /* Tile j (keys k0 ..) lives in stage st with full-barrier parity ph; tile j-1 in
      * stage sp with parity pph. The counters advance by addition: no division in the
@@ -616,40 +748,62 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     int64_t k0 = w.k.t_begin * kBN;
     /* softmax of tile j, then the refill of tile j-1's stage with tile j+2 once every
      * warpgroup has left it */
-    auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
-        float al[2];
-        const TB *b0 = NULL;
-        const float *b1 = NULL;
-        if (kBias) {
-            tp_cp_wait<0>(); /* this thread's copies of tile j's biases landed */
-            const TB *bt = Bw + bbuf * kBR * kRS;
-            float *mrow = Mw + bbuf * kBN;
-            if (kBias == 2) { /* the threads that copied bias 1's row make its f32 log2 copy */
-                constexpr int kE = 16 / (int)sizeof(TB);
-                const int tid = threadIdx.x & 127;
-                if (tid < kBN / kE) {
+    /* tile j's staged biases: wait for this thread's copies, the f32 row of bias 1, the
+     * warpgroup barrier, then the copies of tile j+1 into the other buffer; b0, b1 at
+     * this thread's places */
+    const float inv = 1.0f / a.scale;
+    auto bias_stage = [&](int64_t j, const TB *&b0, const float *&b1) {
+        tp_cp_wait<0>(); /* this thread's copies of tile j's biases landed */
+        const TB *bt = Bw + bbuf * kBR * kRS;
+        float *mrow = Mw + bbuf * kBN;
+        if (kBias == 2 && !kMaskK) { /* the threads that copied bias 1's row make its f32 copy */
+            constexpr int kE = 16 / (int)sizeof(TB);
+            const int tid = threadIdx.x & 127;
+            if (tid < kBN / kE) {
 #pragma unroll
-                    for (int e = 0; e < kE; e += 2) {
-                        const float2 v = tp_wg_bias2(bt + 64 * kRS + tid * kE + e);
-                        *reinterpret_cast<float2 *>(mrow + tid * kE + e) =
-                            make_float2(v.x * TP_LOG2E, v.y * TP_LOG2E);
-                    }
+                for (int e = 0; e < kE; e += 2) {
+                    const float2 v = tp_wg_bias2(bt + 64 * kRS + tid * kE + e);
+                    *reinterpret_cast<float2 *>(mrow + tid * kE + e) = make_float2(v.x * TP_LOG2E, v.y * TP_LOG2E);
                 }
             }
-            tp_wg_bar_sync<kWG>(wg); /* everyone's landed, and everyone has left tile j-1's */
-            if (j + 1 < nt) load_bias(bbuf ^ 1, k0 + kBN);
-            b0 = bt + (wl * 16 + g) * kRS + 2 * t;
-            b1 = mrow + 2 * t;
-            bbuf ^= 1;
         }
-        tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, k0, a.scale, scale2, t, b0, b1);
+        tp_wg_bar_sync<kWG>(wg); /* everyone's landed, and everyone has left tile j-1's */
+        if (j + 1 < nt) load_bias(bbuf ^ 1, k0 + kBN);
+        b0 = bt + (wl * 16 + g) * kRS + 2 * t;
+        b1 = mrow + 2 * t;
+        bbuf ^= 1;
+    };
+    /* softmax of tile j, then the refill of tile j-1's stage with tile j+2 once every
+     * warpgroup has left it */
+    auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
+        float al[2];
+        if (kMaskK && wg == 0 && j + 2 < nt) mnext = mask_value(k0 + 2 * kBN, threadIdx.x); /* lands by the refill */
+        if constexpr (kMaskK) {
+            const TB *b0;
+            const float *b1;
+            bias_stage(j, b0, b1);
+            tp_wg_softmax<kBN, 3, TB>(s, m, l, al, w, k0, inv, scale2, t, b0, b1);
+        } else if (kBias) {
+            const TB *b0;
+            const float *b1;
+            bias_stage(j, b0, b1);
+            tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, k0, a.scale, scale2, t, b0, b1);
+        } else {
+            tp_wg_softmax<kBN, 0, TB>(s, m, l, al, w, k0, a.scale, scale2, t, (const TB *)NULL,
+                                      (const float *)NULL);
+        }
         tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
         if (j + 2 < nt) {
             if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
             const int64_t key2 = k0 + 2 * kBN;
-            tp_load_sw<T, kBN, kD, kThreads>(Ks + sp * kTileBytes, kb, a.k.si, key2, a.Sk, a.D);
+            tp_load_sw<T, kBN, kD, kThreads>(Ks + sp * kKB, kb, a.k.si, key2, a.Sk, a.D);
             tp_load_sw<T, kBN, kD, kThreads>(Vs + sp * kTileBytes, vb, a.v.si, key2, a.Sk, a.Dv);
             tp_cp_async_arrive(full0 + sp * 8);
+            if (kMaskK && wg == 0) {
+                mask_chunk(Ks + sp * kKB, threadIdx.x, mnext);
+                tp_fence_proxy_async();
+                tp_mbar_arrive(full0 + sp * 8);
+            }
         }
     };
 
@@ -658,12 +812,12 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         float s[kBN / 2];
         tp_mbar_wait(full0, 0u);
         tp_fence_proxy_async();
-        tp_wg_turn(wg);
+        if (kTurn) tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wg_issue_s<T, kD, kBN, kBM>(s, dq, dk0);
+        tp_wg_issue_s<T, kD, kBN, kBM, kMaskK>(s, dq, dk0);
         tp_wg_commit();
-        tp_wg_pass<kWG>(wg);
+        if (kTurn) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(s);
         tile_softmax(s, 0);
@@ -676,15 +830,15 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         float s[kBN / 2];
         tp_mbar_wait(full0 + st * 8, ph);
         tp_fence_proxy_async();
-        tp_wg_turn(wg);
+        if (kTurn) tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTileBytes));
-        tp_wg_issue_s<T, kD, kBN, kBM>(s, dq, tp_desc_add(dk0, st * kTileBytes));
+        tp_wg_issue_s<T, kD, kBN, kBM, kMaskK>(s, dq, tp_desc_add(dk0, st * kKB));
         tp_wg_commit();
-        tp_wg_pass<kWG>(wg);
+        if (kTurn) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(s);
         tp_wg_fence_regs(o);
@@ -694,13 +848,13 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     if (nt > 0) {
         /* the last batch: P V of the last tile (stage st); the last warpgroup passes no
          * turn (no one waits) */
-        tp_wg_turn(wg);
+        if (kTurn) tp_wg_turn(wg);
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTileBytes));
         tp_wg_commit();
-        if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
+        if (kTurn && wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(o);
     }

@@ -6,7 +6,9 @@
  *       take 139 / 141 KiB);
  *   _b1h / _b2h, biases of the input dtype: three warpgroups (192 rows a block), one
  *       block a SM (12 warps: the softmax of one warpgroup has two others to hide its
- *       latencies behind; 16-bit bias tiles 3 x 35 KiB).
+ *       latencies behind; 16-bit bias tiles 3 x 35 KiB);
+ *   _b2hk, as _b2h with the mask bias added by the tensor cores (kMaskK; the launcher
+ *       picks it when 2^-10 <= scale <= 2^10), warpgroups not taking turns.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma.cuh"
 
@@ -24,3 +26,8 @@ TP_WG32(bf16, __nv_bfloat16, 3, 1, __nv_bfloat16, _b1h, 1)
 TP_WG32(f16, __half, 3, 1, __half, _b1h, 1)
 TP_WG32(bf16, __nv_bfloat16, 3, 2, __nv_bfloat16, _b2h, 1)
 TP_WG32(f16, __half, 3, 2, __half, _b2h, 1)
+#define TP_WG32K(TNAME, T)                                                                     \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hk, 384, 1,                           \
+                         (tp_attn_wgmma3_body<T, 32, 128, 3, 2, T, true>))
+TP_WG32K(bf16, __nv_bfloat16)
+TP_WG32K(f16, __half)

@@ -447,8 +447,10 @@ typedef struct tprim_attn_params {
  * window, key lengths and lse, no ALiBi, soft-cap or key mask; at max(D, Dv) <= 32
  * also one or two additive biases, all f32 or all of the input dtype, of unit key
  * stride with 16-byte aligned rows, two only when one of them is a single row shared
- * by every query (the evoformer mask bias); q, k, v rows 16-byte aligned with unit
- * column stride; chosen first where it accepts), "cuda" (tensor cores, sm_80+, every
+ * by every query (the evoformer mask bias: with 16-bit biases and 2^-10 <= scale <=
+ * 2^10 the tensor cores add it, as one more k-step of q.k with 1 / scale split into
+ * three pieces, products exact and summed in f32); q, k, v rows 16-byte aligned with
+ * unit column stride; chosen first where it accepts), "cuda" (tensor cores, sm_80+, every
  * option) and "cuda_simt".
  *
  * Errors (nothing is written on error):

@@ -280,12 +280,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * and of each K stage instead of the mask rows */
     size_t smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                             : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
-    if (maskk) {
-        smem += (size_t)(64 * nwg + 3 * bn) * 64 + (size_t)(2 * nwg) * 64 * (size_t)(bn + 8) * 2;
-    } else {
-        if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
-        if (bk == 2) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
-    }
+    if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 || maskk ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
+    if (bk == 2 && !maskk) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
+    if (maskk) smem += (size_t)(64 * nwg + 3 * bn) * 64;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

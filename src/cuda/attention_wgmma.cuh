@@ -250,7 +250,9 @@ __device__ __forceinline__ float2 tp_wg_bias2(const __half *p)
 }
 
 /* v[0] = the maximum (kMax) or the sum of v[0 .. N), as a tree of depth log2 N (N a
- * power of two; the compiler keeps the order written: no chain of N - 1) */
+ * power of two; the compiler keeps the order written: no chain of N - 1). The loops
+ * have constant trip counts so that they unroll fully (a `h /= 2` bound left v in
+ * local memory). */
 template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[N])
 {
 #pragma unroll
@@ -262,10 +264,6 @@ template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[
     }
     return v[0];
 }
-
-__device__ __forceinline__ float tp_wg_f32(float x) { return x; }
-__device__ __forceinline__ float tp_wg_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float tp_wg_f32(__half x) { return __half2float(x); }
 
 /* Logits of one S tile (keys k0 ..) in log2 units with the biases and masks, the online
  * softmax update of (m, l), probabilities left in s, the rescale factor of O in al.
@@ -680,11 +678,13 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         return j < a.Sk ? bsrc1[j] : TB(0.0f);
     };
     auto mask_chunk = [&](unsigned char *ks, int x, TB b) {
-        typedef tp_mma_type<T> M;
-        const float f = tp_wg_f32(b), fl = isinf(f) ? 0.0f : f;
-        uint4 v;
-        v.x = M::pack(f, fl), v.y = M::pack(fl, 0.0f), v.z = 0u, v.w = 0u;
-        *reinterpret_cast<uint4 *>(ks + kTileBytes + x * 64 + ((0 ^ tp_sw<kD>::phase(x)) << 4)) = v;
+        if constexpr (kMaskK) { /* (TB is T here) */
+            typedef tp_mma_type<T> M;
+            const float f = M::to_f32(b), fl = isinf(f) ? 0.0f : f;
+            uint4 v;
+            v.x = M::pack(f, fl), v.y = M::pack(fl, 0.0f), v.z = 0u, v.w = 0u;
+            *reinterpret_cast<uint4 *>(ks + kTileBytes + x * 64 + ((0 ^ tp_sw<kD>::phase(x)) << 4)) = v;
+        }
     };
 
     float o[kD / 2];
@@ -778,16 +778,12 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     auto tile_softmax = [&](float (&s)[kBN / 2], int64_t j) {
         float al[2];
         if (kMaskK && wg == 0 && j + 2 < nt) mnext = mask_value(k0 + 2 * kBN, threadIdx.x); /* lands by the refill */
-        if constexpr (kMaskK) {
+        if (kBias) { /* kMaskK: bias 1 is already in s (mode 3) */
             const TB *b0;
             const float *b1;
             bias_stage(j, b0, b1);
-            tp_wg_softmax<kBN, 3, TB>(s, m, l, al, w, k0, inv, scale2, t, b0, b1);
-        } else if (kBias) {
-            const TB *b0;
-            const float *b1;
-            bias_stage(j, b0, b1);
-            tp_wg_softmax<kBN, kBias, TB>(s, m, l, al, w, k0, a.scale, scale2, t, b0, b1);
+            tp_wg_softmax<kBN, kMaskK ? 3 : kBias, TB>(s, m, l, al, w, k0, kMaskK ? inv : a.scale, scale2, t,
+                                                       b0, b1);
         } else {
             tp_wg_softmax<kBN, 0, TB>(s, m, l, al, w, k0, a.scale, scale2, t, (const TB *)NULL,
                                       (const float *)NULL);

@@ -103,6 +103,16 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         c.layout = i & 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
         ADD(c);
     }
+    /* a per-row bias with -inf entries beside the mask bias (16-bit): the kernel with the
+     * biases through the tensor cores gets NaN row sums there and recomputes those blocks
+     * with the staged kernel */
+    memset(&c, 0, sizeof c);
+    c.bias_qtype = 1;
+    c.nbd = 1, c.bd[0] = 2, c.Hq = c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 32;
+    c.dt = TPRIM_BF16, c.bias[0] = BIAS_NEG_INF, c.bias[1] = BIAS_MASK, c.lse = 1;
+    ADD(c);
+    c.dt = TPRIM_F16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_NEG_INF, c.layout = LAYOUT_BSHD;
+    ADD(c);
     /* the plain path at D <= 32 on the Hopper kernel */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 333, c.Sk = 517, c.D = c.Dv = 32;

@@ -269,9 +269,12 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     /* mask bias in the products (_b2hk, kMaskK): 16-bit biases and a scale whose inverse
      * three pieces of the dtype hold to 24 bits (both dtypes' normal range) */
     const int maskk = bk == 2 && half && p->scale >= 0x1p-10f && p->scale <= 0x1p10f;
+    /* both biases through the tensor cores (_b2ht, attention_wgmma_bias.cuh) when scale q
+     * cannot overflow the dtype: scale <= 1 */
+    const int tcb = maskk && p->scale <= 1.0f;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
-             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "", maskk ? "k" : "");
+             bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "", tcb ? "t" : maskk ? "k" : "");
     const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
@@ -283,6 +286,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 || maskk ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
     if (bk == 2 && !maskk) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
     if (maskk) smem += (size_t)(64 * nwg + 3 * bn) * 64;
+    if (tcb) smem = 208960 + 1024; /* the layout of attention_wgmma_bias.cuh */
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

@@ -270,7 +270,9 @@ template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[
  * kBias = 1: s scale + b0; kBias = 2: s scale + b0 + b1 with b1 one row for every query
  * (the mask bias). b0 points at this thread's staged bias row (row 0), column 2t; its
  * second row is 8 rows further; b1 at column 2t of bias 1's row, already f32 and in
- * log2 units. */
+ * log2 units. kBias = 3: s + b0 / scale, the caller passing 1 / scale as scale (the mask
+ * bias already in s). kBias = 4: the biases and the scale are already in s (natural-log
+ * units; the caller passes log2(e) as scale2): trees, nothing added. */
 template <int kBN, int kBias, typename TB>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
@@ -292,7 +294,7 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
                 s[4 * n + 2 * r] = fmaf(p.x, scale, s[4 * n + 2 * r]);
                 s[4 * n + 2 * r + 1] = fmaf(p.y, scale, s[4 * n + 2 * r + 1]);
             }
-    } else if (kBias) {
+    } else if (kBias == 1 || kBias == 2) {
         /* log2 units: (s scale + b0 + b1) log2(e); b1 is shared by the thread's two rows */
 #pragma unroll
         for (int n = 0; n < kNT; n++) {

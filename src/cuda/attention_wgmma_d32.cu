@@ -8,9 +8,11 @@
  *       block a SM (12 warps: the softmax of one warpgroup has two others to hide its
  *       latencies behind; 16-bit bias tiles 3 x 35 KiB);
  *   _b2hk, as _b2h with the mask bias added by the tensor cores (kMaskK; the launcher
- *       picks it when 2^-10 <= scale <= 2^10), warpgroups not taking turns.
+ *       picks it when 1 < scale <= 2^10), warpgroups not taking turns;
+ *   _b2ht, both biases added by the tensor cores (attention_wgmma_bias.cuh; scale <= 1),
+ *       the block recomputed by the _b2h body when a row sum comes out NaN. 
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
-#include "attention_wgmma.cuh"
+#include "attention_wgmma_bias.cuh"
 
 #define TP_WG32(TNAME, T, WG, B, TB, SUFFIX, MINB)                                            \
     TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32##SUFFIX, 128 * WG, MINB,               \
@@ -31,3 +33,7 @@ TP_WG32(f16, __half, 3, 2, __half, _b2h, 1)
                          (tp_attn_wgmma3_body<T, 32, 128, 3, 2, T, true>))
 TP_WG32K(bf16, __nv_bfloat16)
 TP_WG32K(f16, __half)
+#define TP_WG32T(TNAME, T)                                                                     \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht, 384, 1, tp_attn_wgmma_b2ht<T>)
+TP_WG32T(bf16, __nv_bfloat16)
+TP_WG32T(f16, __half)

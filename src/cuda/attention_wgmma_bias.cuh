@@ -1,0 +1,268 @@
+/* attention_wgmma_bias.cuh -- the Hopper evoformer kernel whose biases are added by the
+ * tensor cores (kD = 32, biases of the input dtype, three warpgroups of 64 query rows).
+ *
+ * Per key tile of 128 keys, warpgroup w (query rows 64w .. 64w + 63 of the block) gets
+ *   S = (scale q) K^T + B0 + b1      one chain of wgmma on one accumulator:
+ *     (scale q) K^T   scale q as hi + lo, two pieces of the input dtype (16 or 22 bits of
+ *                     the f32 product; the pieces are written once a block, in place of
+ *                     Q and in a second column block): 4 k-steps;
+ *     B0              I B0, I the 64 x 64 identity (exact in any dtype) and B0 the
+ *                     warpgroup's 64 x 128 tile of bias 0 (the pair bias) as the B operand,
+ *                     MN-major (its keys are contiguous): 4 k-steps;
+ *     b1              1 b1 in the same chain: column 64 of the identity tile holds ones and
+ *                     row 64 of the bias tile holds bias 1's row (the mask bias): 1 k-step.
+ *   All products are exact (one factor is 0 or 1) and are summed in f32, so S is the
+ *   natural-log logit; the softmax is tp_wg_softmax's mode 4 (no scalar bias work: per
+ *   score a max, an fma, the exponent, a sum and half a pack).
+ * The tensor cores do 9 k-steps of m64n128k16 where the kernels with scalar biases do 2
+ * or 3, and the softmax threads no longer load, convert or add a bias per score.
+ *
+ * The identity products multiply every bias element by 0 for the other 63 rows: an
+ * infinite or NaN bias 0 makes NaN of its column. Then the row sums come out NaN, the
+ * block sees it before writing (one __syncthreads_or), and the caller recomputes the
+ * block with the scalar-bias kernel (exact semantics for infinite biases). Bias 1 is only
+ * multiplied by 1 (its row in the k-step holds zeros elsewhere) and may hold -inf.
+ *
+ * Shared memory (bytes; every tile on 1024): Q pieces 2 x 192 x 64 (64-byte swizzle, hi
+ * then lo); K, V 3 stages x 8192 each; identity 3 column blocks x 64 rows x 64 bytes
+ * (columns 0 .. 95); bias buffers 3 warpgroups x 2 x 2 column blocks (64 keys each,
+ * 128-byte swizzle) x 80 rows (64 rows of bias 0, bias 1's row, 15 zero rows) x 128;
+ * 6 mbarriers: 208960 in all (+ 1 KiB alignment). Loads are cp.async as in
+ * tp_attn_wgmma3_body: K, V on mbarriers three stages deep, the bias tile of tile j+1
+ * issued right after tile j's products and waited for (the warpgroup's copies, a
+ * warpgroup barrier) before tile j+1's products. The warpgroups do not take turns. */
+#ifndef TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
+#define TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
+
+#include "attention_wgmma.cuh"
+
+/* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and, with kMask, bias 1's row
+ * as row 64, keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
+ * of 64 keys x kRowsB rows x 128 bytes, row r at 128 r, 16-byte chunk c at c ^ (r & 7)
+ * (the 128-byte swizzle). Copied by the 128 threads of one warpgroup (tid 0 .. 127):
+ * thread tid copies chunk tid mod 16 of rows tid / 16 + 8 i, one swizzle phase. */
+template <typename TB, int kRowsB, bool kMask>
+__device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b0, int64_t si, int64_t nrows,
+                                                 const TB *b1, int64_t k0, int64_t nk, int tid)
+{
+    constexpr int kBlk = kRowsB * 128;
+    const int cc = tid & 15, r0 = tid >> 4;
+    unsigned char *d = dst + (cc >> 3) * kBlk + r0 * 128 + (((cc & 7) ^ r0) << 4);
+    unsigned char *dm = dst + (cc >> 3) * kBlk + 64 * 128 + ((cc & 7) << 4); /* row 64: phase 0 */
+    const int64_t j = k0 + cc * 8;
+    if (k0 + 128 <= nk && nrows >= 64) {
+        const TB *src = b0 + r0 * si + j;
+#pragma unroll
+        for (int i = 0; i < 8; i++) tp_cp_async16(d + i * 8 * 128, src + i * 8 * si, 16);
+        if (kMask && tid < 16) tp_cp_async16(dm, b1 + j, 16);
+        return;
+    }
+    const int n = j < nk ? (int)((nk - j < 8 ? nk - j : 8) * (int64_t)sizeof(TB)) : 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        const int64_t r = r0 + 8 * i;
+        const bool in = r < nrows && n > 0;
+        tp_cp_async16(d + i * 8 * 128, in ? b0 + r * si + j : b0, in ? n : 0);
+    }
+    if (kMask && tid < 16) tp_cp_async16(dm, n ? b1 + j : b1, n);
+}
+
+/* The block's attention with both biases through the tensor cores; returns false, having
+ * written nothing, when a row sum came out NaN (a non-finite bias 0, or NaN inputs): the
+ * caller then recomputes the block another way. kMask: a bias 1 (one row for every query). */
+template <typename T, bool kMask>
+__device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    typedef tp_mma_type<T> M;
+    constexpr int kD = 32, kBN = 128, kWG = 3, kThreads = 384, kStages = 3, kBM = 192;
+    constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2; /* a Q piece; a K or V stage */
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    constexpr int kIBlk = 64 * 64;          /* an identity column block (32 columns) */
+    constexpr int kBSteps = kMask ? 5 : 4;  /* k-steps of the bias product */
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
+    unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
+    uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
+    const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
+    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g);
+    const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
+    const T *vb = (const T *)a.v.data + w.voff;
+
+    unsigned char *Bw = Bs + wg * 2 * kBBuf; /* this warpgroup's two bias buffers */
+    const int64_t brow0 = w.q0 + wg * 64;    /* its first row (a warpgroup wholly past Sq
+                                                zero-fills from a row in bounds) */
+    const int64_t rb = brow0 < a.Sq ? brow0 : a.Sq - 1;
+    const T *bsrc0 = (const T *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
+    const T *bsrc1 = kMask ? (const T *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h) : bsrc0;
+    auto load_bias = [&](int buf, int64_t key0) {
+        tp_wgb_load_bias<T, kRowsB, kMask>(Bw + buf * kBBuf, bsrc0, a.bias[0].si, a.Sq - brow0, bsrc1, key0,
+                                           a.Sk, tid);
+        tp_cp_commit();
+    };
+
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    const int64_t nt = w.k.t_end - w.k.t_begin;
+    uint32_t pa[kBN / 16][4];
+    int st = 0;
+    if (nt > 0) {
+        if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r (and, kMask, at 64) */
+        for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
+            const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
+            uint32_t u[4];
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int c0 = 8 * wc + 2 * e;
+                u[e] = M::pack(c0 == r || (kMask && c0 == 64) ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
+            }
+            *reinterpret_cast<uint4 *>(Is + (wc >> 2) * kIBlk + r * 64 + (((wc & 3) ^ tp_sw<kD>::phase(r)) << 4)) =
+                make_uint4(u[0], u[1], u[2], u[3]);
+        }
+        /* rows past the copied ones (65 .. 79, or 64 .. 79 without bias 1) of every bias
+         * buffer: zero, for good (the copies never reach them) */
+        constexpr int kZ0 = kMask ? 65 : 64, kZC = (kRowsB - kZ0) * 8;
+        for (int c = threadIdx.x; c < kWG * 4 * kZC; c += kThreads)
+            *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+                make_uint4(0u, 0u, 0u, 0u);
+        __syncthreads(); /* the barriers are initialised before anyone arrives */
+        tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
+        load_bias(0, w.k.t_begin * kBN); /* one group: Q and bias tile 0 */
+        for (int64_t j = 0; j < 2 && j < nt; j++) {
+            const int64_t key0 = (w.k.t_begin + j) * kBN;
+            tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kTile, kb, a.k.si, key0, a.Sk, a.D);
+            tp_load_sw<T, kBN, kD, kThreads>(Vs + j * kTile, vb, a.v.si, key0, a.Sk, a.Dv);
+            tp_cp_async_arrive(full0 + j * 8);
+        }
+        /* scale q as hi + lo: each thread rewrites the Q chunks it copied (tp_load_sw's
+         * pattern: chunk x mod 4 of rows x / 4 + 96 i, one swizzle phase) */
+        tp_cp_wait<0>();
+        {
+            const int cc = threadIdx.x & 3, r0 = threadIdx.x >> 2;
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                uint4 *p = reinterpret_cast<uint4 *>(Qs + (r0 + 96 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4));
+                const uint4 v = *p;
+                const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+                uint32_t hi[4], lo[4];
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
+                    const float x0 = f.x * a.scale, x1 = f.y * a.scale;
+                    const float h0 = M::to_f32(M::from_f32(x0)), h1 = M::to_f32(M::from_f32(x1));
+                    hi[e] = M::pack(h0, h1);
+                    lo[e] = M::pack(x0 - h0, x1 - h1);
+                }
+                *p = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+                *reinterpret_cast<uint4 *>(reinterpret_cast<unsigned char *>(p) + kQBlk) =
+                    make_uint4(lo[0], lo[1], lo[2], lo[3]);
+            }
+        }
+        tp_fence_proxy_async();
+        __syncthreads(); /* Q's pieces and bias tile 0 complete for every warpgroup */
+
+        /* descriptors: this warpgroup's Q rows (lo one piece further), stage 0's K and V,
+         * the identity (k-step ks: column block ks / 2, 32 bytes in for odd ks), this
+         * warpgroup's bias buffer 0 (k-step kk: rows 16 kk .., 2048 kk bytes in; the
+         * second column block of 64 keys one leading offset away) */
+        const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
+        const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+        const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
+        const uint64_t db0 = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+        int sp = kStages - 1;
+        uint32_t ph = 0, pph = 1;
+        int64_t k0 = w.k.t_begin * kBN;
+        /* S of tile j (keys k0 ..: K in stage st, its bias tile in buffer j mod 2) */
+        auto issue_s = [&](float (&s)[kBN / 2], int64_t j) {
+            const uint64_t dk = tp_desc_add(dk0, st * kTile), db = tp_desc_add(db0, (int)(j & 1) * kBBuf);
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
+                tp_wg_ss<T, kBN>::run(s, tp_desc_add(dq, (ks >> 1) * kQBlk + (ks & 1) * 32),
+                                      tp_desc_add(dk, (ks & 1) * 32), ks > 0);
+#pragma unroll
+            for (int kk = 0; kk < kBSteps; kk++)
+                tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32),
+                                  tp_desc_add(db, kk * 16 * 128), 1);
+            tp_wg_commit();
+            /* the next bias tile, into the buffer S of tile j-1 read */
+            if (j + 1 < nt) load_bias((int)((j + 1) & 1), k0 + kBN);
+        };
+        /* the softmax of tile j, then tile j+2 into tile j-1's stage once every warpgroup
+         * has left it */
+        auto softmax = [&](float (&s)[kBN / 2], int64_t j) {
+            float al[2];
+            tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
+                                     (const float *)NULL);
+            tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+            if (j + 2 < nt) {
+                if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
+                const int64_t key2 = k0 + 2 * kBN;
+                tp_load_sw<T, kBN, kD, kThreads>(Ks + sp * kTile, kb, a.k.si, key2, a.Sk, a.D);
+                tp_load_sw<T, kBN, kD, kThreads>(Vs + sp * kTile, vb, a.v.si, key2, a.Sk, a.Dv);
+                tp_cp_async_arrive(full0 + sp * 8);
+            }
+        };
+        {
+            float s[kBN / 2];
+            tp_mbar_wait(full0, 0u);
+            tp_fence_proxy_async();
+            tp_wg_fence_regs(s);
+            tp_wg_fence();
+            issue_s(s, 0);
+            tp_wg_wait0();
+            tp_wg_fence_regs(s);
+            softmax(s, 0);
+        }
+        for (int64_t j = 1; j < nt; j++) {
+            sp = st, pph = ph;
+            if (++st == kStages) st = 0, ph ^= 1u;
+            k0 += kBN;
+            float s[kBN / 2];
+            tp_mbar_wait(full0 + st * 8, ph); /* tile j's K and V */
+            tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
+            tp_fence_proxy_async();
+            tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
+            tp_wg_fence_regs(s);
+            tp_wg_fence_regs(pa);
+            tp_wg_fence_regs(o);
+            tp_wg_fence();
+            tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+            issue_s(s, j);
+            tp_wg_wait0();
+            tp_wg_fence_regs(s);
+            tp_wg_fence_regs(o);
+            tp_mbar_arrive(empty0 + sp * 8); /* this thread is done with tile j-1 */
+            softmax(s, j);
+        }
+        /* P V of the last tile */
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
+        tp_wg_commit();
+        tp_wg_wait0();
+        tp_wg_fence_regs(o);
+    }
+    const bool bad = isnan(l[0]) || isnan(l[1]);
+    if (__syncthreads_or(bad)) {
+        if (nt > 0 && threadIdx.x < 2 * kStages)
+            asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(full0 + threadIdx.x * 8) : "memory");
+        __syncthreads();
+        return false;
+    }
+    tp_wg_epilogue<T, kD>(a, w, o, m, l, t);
+    return true;
+}
+
+/* tp_attn_wgmma_<bf16|f16>_d32_b2ht: the block with both biases through the tensor cores,
+ * recomputed with the scalar-bias kernel (tp_attn_wgmma3_body, 16-bit biases) when that
+ * gives NaN row sums. */
+template <typename T> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
+{
+    if (!tp_attn_wgmma_tcb_body<T, true>(a, smem)) tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem);
+}
+
+#endif

@@ -30,7 +30,14 @@
  * 6 mbarriers: 208960 in all (+ 1 KiB alignment). Loads are cp.async as in
  * tp_attn_wgmma3_body: K, V on mbarriers three stages deep, the bias tile of tile j+1
  * issued right after tile j's products and waited for (the warpgroup's copies, a
- * warpgroup barrier) before tile j+1's products. The warpgroups do not take turns. */
+ * warpgroup barrier) before tile j+1's products. The warpgroups take turns at the tensor
+ * cores (named barriers, as in tp_attn_wgmma3_body): 1.60 ms on the triangle shape, 1.64
+ * without turns (H200).
+ *
+ * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
+ * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
+ * 1.63 with; two warpgroups of 255 registers issuing S of tile j+1 before the softmax of
+ * tile j (two S accumulators, four K / V stages): 2.08 ms. */
 #ifndef TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 #define TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 
@@ -163,6 +170,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         }
         tp_fence_proxy_async();
         __syncthreads(); /* Q's pieces and bias tile 0 complete for every warpgroup */
+        if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
 
         /* descriptors: this warpgroup's Q rows (lo one piece further), stage 0's K and V,
          * the identity (k-step ks: column block ks / 2, 32 bytes in for odd ks), this
@@ -187,6 +195,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
                 tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32),
                                   tp_desc_add(db, kk * 16 * 128), 1);
             tp_wg_commit();
+            tp_wg_pass<kWG>(wg);
             /* the next bias tile, into the buffer S of tile j-1 read */
             if (j + 1 < nt) load_bias((int)((j + 1) & 1), k0 + kBN);
         };
@@ -209,6 +218,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             float s[kBN / 2];
             tp_mbar_wait(full0, 0u);
             tp_fence_proxy_async();
+            tp_wg_turn(wg);
             tp_wg_fence_regs(s);
             tp_wg_fence();
             issue_s(s, 0);
@@ -225,6 +235,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
+            tp_wg_turn(wg);
             tp_wg_fence_regs(s);
             tp_wg_fence_regs(pa);
             tp_wg_fence_regs(o);
@@ -237,12 +248,14 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_mbar_arrive(empty0 + sp * 8); /* this thread is done with tile j-1 */
             softmax(s, j);
         }
-        /* P V of the last tile */
+        /* P V of the last tile (the last warpgroup passes no turn: no one waits) */
+        tp_wg_turn(wg);
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
         tp_wg_commit();
+        if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(o);
     }

@@ -286,7 +286,10 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 || maskk ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
     if (bk == 2 && !maskk) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
     if (maskk) smem += (size_t)(64 * nwg + 3 * bn) * 64;
-    if (tcb) smem = 208960 + 1024; /* the layout of attention_wgmma_bias.cuh */
+    if (tcb) /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
+                (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
+                blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
+        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

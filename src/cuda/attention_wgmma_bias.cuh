@@ -43,12 +43,12 @@
 
 #include "attention_wgmma.cuh"
 
-/* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and, with kMask, bias 1's row
+/* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row
  * as row 64, keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
  * of 64 keys x kRowsB rows x 128 bytes, row r at 128 r, 16-byte chunk c at c ^ (r & 7)
  * (the 128-byte swizzle). Copied by the 128 threads of one warpgroup (tid 0 .. 127):
  * thread tid copies chunk tid mod 16 of rows tid / 16 + 8 i, one swizzle phase. */
-template <typename TB, int kRowsB, bool kMask>
+template <typename TB, int kRowsB>
 __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b0, int64_t si, int64_t nrows,
                                                  const TB *b1, int64_t k0, int64_t nk, int tid)
 {
@@ -61,7 +61,7 @@ __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b
         const TB *src = b0 + r0 * si + j;
 #pragma unroll
         for (int i = 0; i < 8; i++) tp_cp_async16(d + i * 8 * 128, src + i * 8 * si, 16);
-        if (kMask && tid < 16) tp_cp_async16(dm, b1 + j, 16);
+        if (tid < 16) tp_cp_async16(dm, b1 + j, 16);
         return;
     }
     const int n = j < nk ? (int)((nk - j < 8 ? nk - j : 8) * (int64_t)sizeof(TB)) : 0;
@@ -71,13 +71,14 @@ __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b
         const bool in = r < nrows && n > 0;
         tp_cp_async16(d + i * 8 * 128, in ? b0 + r * si + j : b0, in ? n : 0);
     }
-    if (kMask && tid < 16) tp_cp_async16(dm, n ? b1 + j : b1, n);
+    if (tid < 16) tp_cp_async16(dm, n ? b1 + j : b1, n);
 }
 
 /* The block's attention with both biases through the tensor cores; returns false, having
  * written nothing, when a row sum came out NaN (a non-finite bias 0, or NaN inputs): the
- * caller then recomputes the block another way. kMask: a bias 1 (one row for every query). */
-template <typename T, bool kMask>
+ * caller then recomputes the block another way. Bias 0 varies over the query rows, bias 1
+ * is one row for every query. */
+template <typename T>
 __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
 {
     typedef tp_mma_type<T> M;
@@ -85,7 +86,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2; /* a Q piece; a K or V stage */
     constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
     constexpr int kIBlk = 64 * 64;          /* an identity column block (32 columns) */
-    constexpr int kBSteps = kMask ? 5 : 4;  /* k-steps of the bias product */
+    constexpr int kBSteps = 5;              /* k-steps of the bias product */
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
     unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
     uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
@@ -101,9 +102,9 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
                                                 zero-fills from a row in bounds) */
     const int64_t rb = brow0 < a.Sq ? brow0 : a.Sq - 1;
     const T *bsrc0 = (const T *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
-    const T *bsrc1 = kMask ? (const T *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h) : bsrc0;
+    const T *bsrc1 = (const T *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h);
     auto load_bias = [&](int buf, int64_t key0) {
-        tp_wgb_load_bias<T, kRowsB, kMask>(Bw + buf * kBBuf, bsrc0, a.bias[0].si, a.Sq - brow0, bsrc1, key0,
+        tp_wgb_load_bias<T, kRowsB>(Bw + buf * kBBuf, bsrc0, a.bias[0].si, a.Sq - brow0, bsrc1, key0,
                                            a.Sk, tid);
         tp_cp_commit();
     };
@@ -117,21 +118,20 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     int st = 0;
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r (and, kMask, at 64) */
+        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r and at column 64 */
         for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
             const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
             uint32_t u[4];
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int c0 = 8 * wc + 2 * e;
-                u[e] = M::pack(c0 == r || (kMask && c0 == 64) ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
+                u[e] = M::pack(c0 == r || c0 == 64 ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
             }
             *reinterpret_cast<uint4 *>(Is + (wc >> 2) * kIBlk + r * 64 + (((wc & 3) ^ tp_sw<kD>::phase(r)) << 4)) =
                 make_uint4(u[0], u[1], u[2], u[3]);
         }
-        /* rows past the copied ones (65 .. 79, or 64 .. 79 without bias 1) of every bias
-         * buffer: zero, for good (the copies never reach them) */
-        constexpr int kZ0 = kMask ? 65 : 64, kZC = (kRowsB - kZ0) * 8;
+        /* rows 65 .. 79 of every bias buffer: zero, for good (the copies never reach them) */
+        constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
         for (int c = threadIdx.x; c < kWG * 4 * kZC; c += kThreads)
             *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
                 make_uint4(0u, 0u, 0u, 0u);
@@ -275,7 +275,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
  * gives NaN row sums. */
 template <typename T> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
 {
-    if (!tp_attn_wgmma_tcb_body<T, true>(a, smem)) tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem);
+    if (!tp_attn_wgmma_tcb_body<T>(a, smem)) tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem);
 }
 
 #endif

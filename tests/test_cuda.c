@@ -87,10 +87,11 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         c.layout = i % 4 == 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
         ADD(c);
     }
-    /* the mask bias through the tensor cores (16-bit biases, a bias shared by every query
+    /* the biases through the tensor cores (16-bit biases, a bias shared by every query
      * beside a per-row one): a general key row with -inf entries in both orders and
-     * dtypes, scales whose inverse is not a power of two, and scales outside the range
-     * that path takes (the staged path runs them) */
+     * dtypes; scales 1/sqrt(D) and 0.9 run the kernel with both biases in the products
+     * (_b2ht), 3 the one with the mask bias only (_b2hk), 2^-11 and 1500 the staged one
+     * (_b2h) */
     static const float kscales[] = {0.0f, 0.9f, 3.0f, 0x1p-11f, 1500.0f};
     for (int i = 0; i < 5; i++) {
         memset(&c, 0, sizeof c);

@@ -281,15 +281,19 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
      * a warpgroup; with the mask bias in the products, second 64-byte column blocks of Q
      * and of each K stage instead of the mask rows */
-    size_t smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
-                            : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
-    if (bk) smem += (size_t)(2 * nwg) * (size_t)(bk == 1 || maskk ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
-    if (bk == 2 && !maskk) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
-    if (maskk) smem += (size_t)(64 * nwg + 3 * bn) * 64;
-    if (tcb) /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
-                (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
-                blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
+    size_t smem;
+    if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
+                  (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
+                  blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
         smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;
+    } else {
+        smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
+                         : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;
+        if (bk)
+            smem += (size_t)(2 * nwg) * (size_t)(bk == 1 || maskk ? 64 : 65) * (size_t)(bn + 8) * (half ? 2 : 4);
+        if (bk == 2 && !maskk) smem += (size_t)(2 * nwg) * (size_t)bn * 4; /* f32 log2 copies of bias 1's row */
+        if (maskk) smem += (size_t)(64 * nwg + 3 * bn) * 64;
+    }
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "");
     return launch(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a);

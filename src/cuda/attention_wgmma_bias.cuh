@@ -27,7 +27,7 @@
  * then lo); K, V 3 stages x 8192 each; identity 3 column blocks x 64 rows x 64 bytes
  * (columns 0 .. 95); bias buffers 3 warpgroups x 2 x 2 column blocks (64 keys each,
  * 128-byte swizzle) x 80 rows (64 rows of bias 0, bias 1's row, 15 zero rows) x 128;
- * 6 mbarriers: 208960 in all (+ 1 KiB alignment). Loads are cp.async as in
+ * 6 mbarriers: 208944 in all (+ 1 KiB alignment). Loads are cp.async as in
  * tp_attn_wgmma3_body: K, V on mbarriers three stages deep, the bias tile of tile j+1
  * issued right after tile j's products and waited for (the warpgroup's copies, a
  * warpgroup barrier) before tile j+1's products. The warpgroups take turns at the tensor
@@ -145,13 +145,14 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_cp_async_arrive(full0 + j * 8);
         }
         /* scale q as hi + lo: each thread rewrites the Q chunks it copied (tp_load_sw's
-         * pattern: chunk x mod 4 of rows x / 4 + 96 i, one swizzle phase) */
+         * pattern: chunk x mod 4 of rows x / 4 + kThreads / 4 i, one swizzle phase) */
         tp_cp_wait<0>();
         {
             const int cc = threadIdx.x & 3, r0 = threadIdx.x >> 2;
 #pragma unroll
             for (int i = 0; i < 2; i++) {
-                uint4 *p = reinterpret_cast<uint4 *>(Qs + (r0 + 96 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4));
+                uint4 *p = reinterpret_cast<uint4 *>(Qs + (r0 + kThreads / 4 * i) * 64 +
+                                                     ((cc ^ tp_sw<kD>::phase(r0)) << 4));
                 const uint4 v = *p;
                 const uint32_t u[4] = {v.x, v.y, v.z, v.w};
                 uint32_t hi[4], lo[4];

@@ -2,9 +2,9 @@
  * wgmma.mma_async (sm_90a) with f32 accumulators: SS = both operands from shared memory
  * through descriptors (SST: B MN-major, transposed), RS = A from registers. The first
  * argument (a null pointer of the element type) selects the bf16 or f16 instruction by
- * overload. The accumulators are
- * "+f" operands: callers must fence them (tp_wg_fence_regs) around the asynchronous
- * window, between wgmma.fence and wgmma.wait_group. */
+ * overload. The accumulators are "+f" operands: callers must fence them
+ * (tp_wg_fence_regs) around the asynchronous window, between wgmma.fence and
+ * wgmma.wait_group. */
 #ifndef TPRIM_CUDA_WGMMA_OPS_CUH
 #define TPRIM_CUDA_WGMMA_OPS_CUH
 

@@ -73,6 +73,7 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
         shape[c->nbd + 1] = 1;
         break;
     case BIAS_PAIR:
+    case BIAS_PAIR_INF:
         for (int d = 0; d < c->nbd; d++) shape[d] = 1;
         break;
     case BIAS_2D:
@@ -100,6 +101,10 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
     } else if (kind == BIAS_KEYROW) {
         for (int64_t i = 0; i < n; i++)
             if ((rng_u64(R) % 7) == 0) gt_set(g, i, -INFINITY);
+    } else if (kind == BIAS_PAIR_INF) { /* head 0: the first Sq x Sk elements (contiguous) */
+        const int64_t n0 = c->Sq * c->Sk;
+        for (int64_t i = 0; i < n0 && i < n; i++)
+            if ((rng_u64(R) % 97) == 0) gt_set(g, i, -INFINITY);
     } else if (kind == BIAS_NEG_INF) {
         int64_t last = g->t.shape[r - 1];
         for (int64_t i = 0; i < n; i++)

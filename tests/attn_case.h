@@ -16,6 +16,7 @@ enum {
     BIAS_NEG_INF,   /* full f32 with -inf entries and one fully -inf row */
     BIAS_ROWCONST,  /* [batch..., Hq, Sq, 1] f32 (key stride 0) */
     BIAS_KEYROW,    /* [batch..., 1, 1, Sk] f32, random values with -inf entries (a general mask bias) */
+    BIAS_PAIR_INF,  /* as BIAS_PAIR, with -inf entries in head 0 only (some work items see them) */
     BIAS_COUNT_
 };
 

@@ -125,6 +125,34 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     return n;
 }
 
+/* The persistent kernel of the Hopper path (_b2hp: 16-bit mask and pair biases in the
+ * products, scale <= 1, no window or key lengths, at most 3 key tiles): enough work items
+ * for several a block on a GPU of up to ~160 SMs (480), so that the key tile stream, the
+ * loads and the P V run on from one item into the next; two tiles an item with a tail,
+ * one tile an item with warpgroups wholly past Sq, column tails, and a pair bias with
+ * -inf entries in head 0 only (a block has good items and items it recomputes). Key
+ * counts are multiples of 8 (the kernel copies 16-byte bias rows); small rows keep the
+ * oracle cheap; only cuda_wgmma runs them. */
+static int add_persist_cases(attn_case *cs)
+{
+    int n = 0;
+    attn_case c;
+    memset(&c, 0, sizeof c);
+    c.bias_qtype = 1;
+    c.nbd = 2, c.bd[0] = 2, c.bd[1] = 60, c.Hq = c.Hkv = 4, c.Sq = 70, c.Sk = 136, c.D = c.Dv = 32;
+    c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
+    cs[n++] = c;
+    c.Sq = 40, c.Sk = 56, c.dt = TPRIM_F16, c.scale = 0.9f;
+    c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BHSD;
+    cs[n++] = c;
+    c.bd[0] = 1, c.bd[1] = 120, c.Sq = 100, c.Sk = 152, c.D = 24, c.Dv = 16, c.scale = 0.0f, c.lse = 1;
+    cs[n++] = c;
+    c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16;
+    c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF;
+    cs[n++] = c;
+    return n;
+}
+
 static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
 {
     char label[64];
@@ -203,8 +231,12 @@ void suite_cuda(void)
     g_attn_cuda = 1;
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
+    attn_case pc[4];
+    const int np = add_persist_cases(pc);
+    const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
+    CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d of the %d persistent-kernel cases", npr, np);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");

@@ -71,14 +71,13 @@ __device__ __forceinline__ void tp_cu_row_range(const tp_cu_attn &a, int64_t kl,
     hi = h > kl ? kl : h;
 }
 
-/* Block blockIdx.x -> flat batch b, head h, query tile qt: the heaviest (last) query
+/* Block (work item) idx -> flat batch b, head h, query tile qt: the heaviest (last) query
  * tiles first (causal), and the batch index fastest when a bias is shared across the
  * batch (a.batch_inner), so the blocks in flight together read one bias tile from L2.
  * (Measured on the H100: the query tiles of one (b, h) side by side, to share K and V
  * through L2, ran the LLM shapes 4-6 % slower and the evoformer shapes no faster.) */
-__device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
+__device__ __forceinline__ void tp_cu_block_at(const tp_cu_attn &a, int64_t idx, int64_t &b, int64_t &h, int64_t &qt)
 {
-    int64_t idx = blockIdx.x;
     if (a.batch_inner) {
         b = idx % a.nbatch;
         idx /= a.nbatch;
@@ -91,6 +90,11 @@ __device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int
         idx /= a.nbatch;
     }
     qt = a.n_qtiles - 1 - idx;
+}
+/* (the persistent kernels number their work items as blocks: item idx is block idx) */
+__device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
+{
+    tp_cu_block_at(a, blockIdx.x, b, h, qt);
 }
 
 /* The keys query rows q0 .. qlast can see: the first and last rows' ranges (tiles

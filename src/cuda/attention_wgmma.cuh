@@ -100,14 +100,14 @@ __device__ __forceinline__ uint64_t tp_wg_desc(uint32_t saddr, uint32_t lbo, uin
  * chunk (the loads are issued by the same threads that run the softmax). */
 template <typename T, int R, int kD, int kThreads>
 __device__ __forceinline__ void tp_load_sw(unsigned char *dst, const T *base, int64_t si, int64_t row0,
-                                           int64_t nrows, int64_t ncols)
+                                           int64_t nrows, int64_t ncols, unsigned tid = threadIdx.x)
 {
     constexpr int kSpan = tp_sw<kD>::kSpan, kCS = kSpan / 16; /* chunks per block row */
     constexpr int kChunks = kD / 8;             /* 16-byte chunks per row */
     constexpr int kRows = kThreads / kChunks;   /* rows per pass */
     constexpr int kPass = (R + kRows - 1) / kRows; /* the last one partial when kRows does not divide R */
     static_assert(kThreads % kChunks == 0 && kRows % 8 == 0, "load pattern");
-    const int cc = threadIdx.x % kChunks, r0 = threadIdx.x / kChunks;
+    const int cc = tid % kChunks, r0 = tid / kChunks;
     unsigned char *d = dst + (cc / kCS) * (R * kSpan) + r0 * kSpan + (((cc % kCS) ^ tp_sw<kD>::phase(r0)) << 4);
     if (row0 + R <= nrows && ncols >= kD) {
         const T *src = base + (row0 + r0) * si + cc * 8;
@@ -217,11 +217,11 @@ struct tp_wg_work {
 };
 
 template <int kBN, int kBM>
-__device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg, int wl, int g)
+__device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg, int wl, int g, int64_t item)
 {
     tp_wg_work w;
     int64_t qt;
-    tp_cu_block(a, w.b, w.h, qt);
+    tp_cu_block_at(a, item, w.b, w.h, qt);
     w.bi = tp_cu_bidx(a, w.b);
     w.q0 = qt * kBM;
     const int64_t qlast = (w.q0 + kBM < a.Sq ? w.q0 + kBM : a.Sq) - 1;
@@ -417,20 +417,21 @@ __device__ __forceinline__ void tp_wg_rescale_pack(float (&o)[kD / 2], const flo
     }
 }
 
-/* Normalise and store this thread's two rows of out (and lse). */
-template <typename T, int kD>
-__device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_work &w, const float (&o)[kD / 2],
-                                               const float (&m)[2], const float (&l)[2], int t)
+/* Normalise and store this thread's two rows, row0 and row0 + 8, of out (ob: the
+ * (batch, head) slice of out; lse at element loff() of a.lse when a.has_lse). */
+template <typename T, int kD, typename LseOff>
+__device__ __forceinline__ void tp_wg_store_rows(const tp_cu_attn &a, T *ob, LseOff loff, int64_t row0,
+                                                 const float (&o)[kD / 2], const float (&m)[2], const float (&l)[2],
+                                                 int t)
 {
     typedef tp_mma_type<T> M;
-    T *ob = (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h);
     const bool pair = a.out.vec;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lt = l[r];
         lt += __shfl_xor_sync(0xffffffffu, lt, 1);
         lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        const int64_t i = w.row0 + r * 8;
+        const int64_t i = row0 + r * 8;
         if (i >= a.Sq) continue;
         const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
         T *orow = ob + i * a.out.si;
@@ -446,9 +447,16 @@ __device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_
             }
         }
         if (a.has_lse && t == 0)
-            ((float *)a.lse.data)[tp_cu_off(a.lse, w.bi, w.h) + i * a.lse.si] =
-                lt > 0.0f ? m[r] * TP_LN2 + logf(lt) : -INFINITY;
+            ((float *)a.lse.data)[loff() + i * a.lse.si] = lt > 0.0f ? m[r] * TP_LN2 + logf(lt) : -INFINITY;
     }
+}
+/* Normalise and store this thread's two rows of out (and lse). */
+template <typename T, int kD>
+__device__ __forceinline__ void tp_wg_epilogue(const tp_cu_attn &a, const tp_wg_work &w, const float (&o)[kD / 2],
+                                               const float (&m)[2], const float (&l)[2], int t)
+{
+    tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
+                            [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
 }
 
 /* S = Q K^T for one warpgroup: kD / 16 k-steps (columns past D hold zeros); k-step ks
@@ -500,7 +508,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
     unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const tp_wg_work w = tp_wg_schedule<kBN, 128>(a, wg, wl, g);
+    const tp_wg_work w = tp_wg_schedule<kBN, 128>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 
@@ -628,7 +636,7 @@ template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
  * 1.82, on the triangle shape (H200).
  */
 template <typename T, int kD, int kBN, int kWG, int kBias, typename TB = float, bool kMaskK = false>
-__device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem)
+__device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigned char *smem, int64_t item = -1)
 {
     /* kMaskK: bias 1 (one row for every query, of the input dtype) enters S through the
      * tensor cores: Q and every K stage get a second column block whose first k-step
@@ -649,7 +657,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
-    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g);
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, item < 0 ? (int64_t)blockIdx.x : item);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 

@@ -74,6 +74,71 @@ __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b
     if (tid < 16) tp_cp_async16(dm, n ? b1 + j : b1, n);
 }
 
+/* The constant tiles: the identity (64 rows x columns 0 .. 95 in three column blocks of
+ * kIBlk bytes, 64-byte swizzle; 1 at column r of row r and at column 64 of every row) and
+ * rows 65 .. 79 of each of the nBuf bias buffers (zero for good: the copies never reach
+ * them). Written by the kThreads threads of the block with generic stores. */
+template <typename T, int kThreads, int kRowsB, int nBuf>
+__device__ __forceinline__ void tp_wgb_constants(unsigned char *Is, unsigned char *Bs)
+{
+    typedef tp_mma_type<T> M;
+    constexpr int kIBlk = 64 * 64, kBBlk = kRowsB * 128;
+    for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
+        const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
+        uint32_t u[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int c0 = 8 * wc + 2 * e;
+            u[e] = M::pack(c0 == r || c0 == 64 ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
+        }
+        *reinterpret_cast<uint4 *>(Is + (wc >> 2) * kIBlk + r * 64 + (((wc & 3) ^ tp_sw<32>::phase(r)) << 4)) =
+            make_uint4(u[0], u[1], u[2], u[3]);
+    }
+    constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
+    for (int c = threadIdx.x; c < nBuf * 2 * kZC; c += kThreads)
+        *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+            make_uint4(0u, 0u, 0u, 0u);
+}
+
+/* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
+ * chunk kLo bytes further lo (hi = the dtype's rounding of scale q, lo = the rest) */
+template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(unsigned char *p, float scale)
+{
+    typedef tp_mma_type<T> M;
+    uint4 *c = reinterpret_cast<uint4 *>(p);
+    const uint4 v = *c;
+    const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+    uint32_t hi[4], lo[4];
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
+        const float x0 = f.x * scale, x1 = f.y * scale;
+        const float h0 = M::to_f32(M::from_f32(x0)), h1 = M::to_f32(M::from_f32(x1));
+        hi[e] = M::pack(h0, h1);
+        lo[e] = M::pack(x0 - h0, x1 - h1);
+    }
+    *c = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+    *reinterpret_cast<uint4 *>(p + kLo) = make_uint4(lo[0], lo[1], lo[2], lo[3]);
+}
+
+/* S = (scale q) K^T + I B0 + 1 b1 for one warpgroup, one chain of 9 k-steps on s: the
+ * q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then the
+ * identity (di: k-step kk in column block kk / 2, 32 bytes in for odd kk) against the
+ * bias buffer (db: k-step kk at rows 16 kk). */
+template <typename T, int kLo>
+__device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t di, uint64_t db)
+{
+    constexpr int kIBlk = 64 * 64;
+#pragma unroll
+    for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
+        tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32),
+                              ks > 0);
+#pragma unroll
+    for (int kk = 0; kk < 5; kk++)
+        tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32), tp_desc_add(db, kk * 16 * 128),
+                          1);
+}
+
 /* The block's attention with both biases through the tensor cores; returns false, having
  * written nothing, when a row sum came out NaN (a non-finite bias 0, or NaN inputs): the
  * caller then recomputes the block another way. Bias 0 varies over the query rows, bias 1
@@ -86,14 +151,13 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2; /* a Q piece; a K or V stage */
     constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
     constexpr int kIBlk = 64 * 64;          /* an identity column block (32 columns) */
-    constexpr int kBSteps = 5;              /* k-steps of the bias product */
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
     unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
     uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
-    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g);
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
     const T *vb = (const T *)a.v.data + w.voff;
 
@@ -118,7 +182,9 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     int st = 0;
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r and at column 64 */
+        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r and at column 64
+         * (tp_wgb_constants writes the same; called here, it changed ptxas's allocation of
+         * this kernel, whose machine code is kept as measured) */
         for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
             const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
             uint32_t u[4];
@@ -150,24 +216,8 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         {
             const int cc = threadIdx.x & 3, r0 = threadIdx.x >> 2;
 #pragma unroll
-            for (int i = 0; i < 2; i++) {
-                uint4 *p = reinterpret_cast<uint4 *>(Qs + (r0 + kThreads / 4 * i) * 64 +
-                                                     ((cc ^ tp_sw<kD>::phase(r0)) << 4));
-                const uint4 v = *p;
-                const uint32_t u[4] = {v.x, v.y, v.z, v.w};
-                uint32_t hi[4], lo[4];
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
-                    const float x0 = f.x * a.scale, x1 = f.y * a.scale;
-                    const float h0 = M::to_f32(M::from_f32(x0)), h1 = M::to_f32(M::from_f32(x1));
-                    hi[e] = M::pack(h0, h1);
-                    lo[e] = M::pack(x0 - h0, x1 - h1);
-                }
-                *p = make_uint4(hi[0], hi[1], hi[2], hi[3]);
-                *reinterpret_cast<uint4 *>(reinterpret_cast<unsigned char *>(p) + kQBlk) =
-                    make_uint4(lo[0], lo[1], lo[2], lo[3]);
-            }
+            for (int i = 0; i < 2; i++)
+                tp_wgb_split_q<T, kQBlk>(Qs + (r0 + kThreads / 4 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
         }
         tp_fence_proxy_async();
         __syncthreads(); /* Q's pieces and bias tile 0 complete for every warpgroup */
@@ -186,15 +236,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         int64_t k0 = w.k.t_begin * kBN;
         /* S of tile j (keys k0 ..: K in stage st, its bias tile in buffer j mod 2) */
         auto issue_s = [&](float (&s)[kBN / 2], int64_t j) {
-            const uint64_t dk = tp_desc_add(dk0, st * kTile), db = tp_desc_add(db0, (int)(j & 1) * kBBuf);
-#pragma unroll
-            for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
-                tp_wg_ss<T, kBN>::run(s, tp_desc_add(dq, (ks >> 1) * kQBlk + (ks & 1) * 32),
-                                      tp_desc_add(dk, (ks & 1) * 32), ks > 0);
-#pragma unroll
-            for (int kk = 0; kk < kBSteps; kk++)
-                tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32),
-                                  tp_desc_add(db, kk * 16 * 128), 1);
+            tp_wgb_issue_s<T, kQBlk>(s, dq, tp_desc_add(dk0, st * kTile), di, tp_desc_add(db0, (int)(j & 1) * kBBuf));
             tp_wg_commit();
             tp_wg_pass<kWG>(wg);
             /* the next bias tile, into the buffer S of tile j-1 read */
@@ -269,6 +311,236 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     }
     tp_wg_epilogue<T, kD>(a, w, o, m, l, t);
     return true;
+}
+
+/* One work item (a block's worth: 192 query rows of one head and batch entry) as one
+ * warpgroup sees it: element offsets of its 64 q rows, of k and v, of its bias 0 rows
+ * and of bias 1, of out and lse at (batch, head), and its first query row. */
+struct tp_wgb_item {
+    int64_t q, k, v, b0, b1, o, lse, row;
+};
+
+/* item -> warpgroup wg's descriptor at d (written by lane 0; every lane computes) */
+__device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, int64_t item, int wg, tp_wgb_item *d, int lane)
+{
+    int64_t b, h, qt;
+    tp_cu_block_at(a, item, b, h, qt);
+    const tp_bidx bi = tp_cu_bidx(a, b);
+    const int64_t row = qt * 192 + wg * 64;
+    const int64_t rb = row < a.Sq ? row : a.Sq - 1; /* rows past Sq zero-fill from a row in bounds */
+    const int64_t hk = h / a.G;
+    if (lane == 0) {
+        tp_wgb_item x;
+        x.q = tp_cu_off(a.q, bi, h) + rb * a.q.si;
+        x.k = tp_cu_off(a.k, bi, hk);
+        x.v = tp_cu_off(a.v, bi, hk);
+        x.b0 = tp_cu_off(a.bias[0], bi, h) + rb * a.bias[0].si;
+        x.b1 = tp_cu_off(a.bias[1], bi, h);
+        x.o = tp_cu_off(a.out, bi, h);
+        x.lse = a.has_lse ? tp_cu_off(a.lse, bi, h) : 0;
+        x.row = row;
+        *d = x;
+    }
+}
+
+/*
+ * The persistent form of tp_attn_wgmma_tcb_body, for problems whose work items all see
+ * the same key tiles (no window, no key lengths, Sk > 0): gridDim.x blocks (one a SM) take
+ * items blockIdx.x, blockIdx.x + gridDim.x, .. (the order of tp_cu_block: the pair bias
+ * shared by the items in flight together stays in L2), and run their key tiles as one
+ * stream: tile g of the stream is tile g mod nt of the block's item g / nt. The loads,
+ * the turns and the P V of the previous tile run on across items, so a block no longer
+ * starts cold (measured on the per-item kernel, H200: of a block's 30 600 cycles about
+ * 2 300 went to the schedule's divisions, 3 800 to the prologue's loads and 2 000 to the
+ * tail, with nothing else on the SM).
+ *   - Items are decoded ahead, three items ahead of the warpgroup, by its first warp into
+ *     a ring of 8 descriptors of its own (tp_wgb_item), published by the warpgroup barrier
+ *     of the next tile; the K / V copies, the bias copies, the q copies and the epilogue
+ *     read them there.
+ *   - A warpgroup copies the q rows of its next item once the S of its item's last tile is
+ *     done (those rows of Q are free then), and splits them into hi + lo at the next tile.
+ *   - The P V of an item's last tile runs in the first batch of the next item; the item's
+ *     rows are normalised and stored right after that batch (the epilogue overlaps the
+ *     other warpgroups' products). Only the block's last item has a batch of P V alone.
+ *   - An item whose row sums come out NaN is noted in a bitmap in shared memory and
+ *     recomputed at the end by tp_attn_wgmma3_body (the staged-bias kernel), which
+ *     rewrites its rows (items past the bitmap's 2048: all the block's items).
+ * Shared memory: tp_attn_wgmma_tcb_body's 208 944 bytes, then the descriptor rings
+ * (3 x 8 x 64) and the bitmap (65 words): 210 740 (+ 1 KiB alignment).
+ */
+template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    constexpr int kD = 32, kBN = 128, kWG = 3, kThreads = 384, kStages = 3, kBM = 192;
+    constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2;
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    constexpr int kIBlk = 64 * 64, kRing = 8, kMapWords = 64;
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
+    unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
+    uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
+    tp_wgb_item *ring = (tp_wgb_item *)(bars + 2 * kStages);
+    uint32_t *badmap = (uint32_t *)(ring + kWG * kRing); /* [kMapWords], then the overflow word */
+    const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
+    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    tp_wgb_item *myring = ring + wg * kRing;
+    unsigned char *Bw = Bs + wg * 2 * kBBuf, *Qw = Qs + wg * 64 * 64;
+
+    /* (the launcher keeps items and tiles an item below 2^31) */
+    const int64_t nitems = a.nbatch * a.Hq * a.n_qtiles;
+    const int nk = (int)((nitems - 1 - (int64_t)blockIdx.x) / gridDim.x) + 1; /* this block's items */
+    const int nt = (int)((a.Sk + kBN - 1) / kBN);                             /* tiles an item, >= 1 */
+    auto item_of = [&](int kk) { return (int64_t)blockIdx.x + (int64_t)kk * gridDim.x; };
+    /* the key range every row sees: all of [0, Sk) (tp_wg_softmax masks the tail tile) */
+    tp_wg_work wm;
+    wm.k.lo_last = 0, wm.k.hi_first = a.Sk;
+    wm.lo[0] = wm.lo[1] = 0, wm.hi[0] = wm.hi[1] = a.Sk;
+
+    auto load_q = [&](int kk) { /* this warpgroup's 64 q rows of item kk (hi piece) */
+        const tp_wgb_item &d = myring[kk & (kRing - 1)];
+        tp_load_sw<T, 64, kD, 128>(Qw, (const T *)a.q.data + d.q, a.q.si, 0, a.Sq - d.row, a.D, tid);
+    };
+    auto split_q = [&]() { /* the chunks this thread copied (tp_load_sw's pattern) */
+        const int cc = tid & 3, r0 = tid >> 2;
+#pragma unroll
+        for (int i = 0; i < 2; i++)
+            tp_wgb_split_q<T, kQBlk>(Qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+    };
+    auto load_bias = [&](int buf, int kk, int j) {
+        const tp_wgb_item &d = myring[kk & (kRing - 1)];
+        tp_wgb_load_bias<T, kRowsB>(Bw + buf * kBBuf, (const T *)a.bias[0].data + d.b0, a.bias[0].si, a.Sq - d.row,
+                                    (const T *)a.bias[1].data + d.b1, (int64_t)j * kBN, a.Sk, tid);
+        tp_cp_commit();
+    };
+    /* the K / V producer: tile (pk, pj) of the stream next, all kThreads threads */
+    int pk = 0, pj = 0;
+    auto load_kv = [&](int stage) {
+        const tp_wgb_item &d = myring[pk & (kRing - 1)];
+        const int64_t key0 = (int64_t)pj * kBN;
+        tp_load_sw<T, kBN, kD, kThreads>(Ks + stage * kTile, (const T *)a.k.data + d.k, a.k.si, key0, a.Sk, a.D);
+        tp_load_sw<T, kBN, kD, kThreads>(Vs + stage * kTile, (const T *)a.v.data + d.v, a.v.si, key0, a.Sk, a.Dv);
+        tp_cp_async_arrive(full0 + stage * 8);
+        if (++pj == nt) pj = 0, pk++;
+    };
+    auto finish = [&](int kk, float (&o)[kD / 2], float (&m)[2], float (&l)[2]) {
+        const tp_wgb_item &d = myring[kk & (kRing - 1)];
+        const bool bad = isnan(l[0]) || isnan(l[1]);
+        tp_wg_store_rows<T, kD>(a, (T *)a.out.data + d.o, [&]() { return d.lse; }, d.row + wl * 16 + g, o, m, l, t);
+        if (__any_sync(0xffffffffu, bad) && lane == 0)
+            atomicOr(kk < 32 * kMapWords ? badmap + (kk >> 5) : badmap + kMapWords,
+                     kk < 32 * kMapWords ? 1u << (kk & 31) : 1u);
+    };
+
+    if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+    for (int i = threadIdx.x; i <= kMapWords; i += kThreads) badmap[i] = 0u;
+    tp_wgb_constants<T, kThreads, kRowsB, kWG * 2>(Is, Bs);
+    if (wl == 0)
+        for (int kk = 0; kk < 3 && kk < nk; kk++) tp_wgb_decode(a, item_of(kk), wg, myring + kk, lane);
+    __syncthreads(); /* barriers, constants and the first descriptors */
+    load_q(0);
+    load_bias(0, 0, 0); /* one group: q and bias tile 0 */
+    for (int f = 0; f < 2 && pk < nk; f++) load_kv(f);
+    tp_cp_wait<0>();
+    split_q();
+    tp_fence_proxy_async();
+    __syncthreads();
+    if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+
+    const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qw));
+    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+    const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
+    const uint64_t db0 = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    uint32_t pa[kBN / 16][4];
+    /* tile g in stage st (full parity ph), tile g-1 in stage sp (parity pph); item kk,
+     * its tile j */
+    int st = 0, sp = kStages - 1;
+    uint32_t ph = 0, pph = 1;
+    int kk = 0, j = 0, bb = 0; /* bb: tile g's bias buffer, g mod 2 */
+    /* tile gi; `first` (gi = 0, no P V before it) is a constant where it is called, so
+     * that no branch stands between the products of a batch (a wgmma under a branch
+     * makes ptxas serialise them all: C7520) */
+    auto tile = [&](bool first) {
+        float s[kBN / 2];
+        tp_mbar_wait(full0 + st * 8, ph); /* tile g's K and V */
+        tp_cp_wait<0>();                  /* this thread's copies of its bias tile (and q rows) */
+        if (!first && j == 0) split_q();
+        tp_fence_proxy_async();
+        tp_wg_bar_sync<kWG>(wg); /* the warpgroup's copies, q pieces and descriptors */
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(s);
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        if (!first) tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+        tp_wgb_issue_s<T, kQBlk>(s, dq, tp_desc_add(dk0, st * kTile), di, tp_desc_add(db0, bb * kBBuf));
+        tp_wg_commit();
+        tp_wg_pass<kWG>(wg);
+        /* the next tile's bias, into the buffer tile g-1 used */
+        if (j + 1 < nt) load_bias(bb ^ 1, kk, j + 1);
+        else if (kk + 1 < nk) load_bias(bb ^ 1, kk + 1, 0);
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        tp_wg_fence_regs(o);
+        if (!first) tp_mbar_arrive(empty0 + sp * 8); /* this thread is done with tile g-1 */
+        if (j + 1 == nt && kk + 1 < nk) { /* S of the item's last tile done: the next q rows */
+            load_q(kk + 1);
+            tp_cp_commit();
+        }
+        if (!first && j == 0) { /* item kk-1's P V finished in this batch */
+            finish(kk - 1, o, m, l);
+#pragma unroll
+            for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+            m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
+        }
+        float al[2];
+        tp_wg_softmax<kBN, 4, T>(s, m, l, al, wm, j * kBN, a.scale, TP_LOG2E, t, (const T *)NULL,
+                                 (const float *)NULL);
+        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+        /* tile g+2 into tile g-1's stage once every warpgroup has left it */
+        if (pk < nk) {
+            if (!first) tp_mbar_wait(empty0 + sp * 8, pph);
+            load_kv(sp);
+        }
+        /* three items ahead (few registers are live here) */
+        if (j == 0 && wl == 0 && kk + 3 < nk)
+            tp_wgb_decode(a, item_of(kk + 3), wg, myring + ((kk + 3) & (kRing - 1)), lane);
+        sp = st, pph = ph;
+        if (++st == kStages) st = 0, ph ^= 1u;
+        bb ^= 1;
+        if (++j == nt) j = 0, kk++;
+    };
+    tile(true);
+    while (kk < nk) tile(false);
+    /* P V of the last tile (the last warpgroup passes no turn: no one waits) */
+    tp_wg_turn(wg);
+    tp_wg_fence_regs(pa);
+    tp_wg_fence_regs(o);
+    tp_wg_fence();
+    tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+    tp_wg_commit();
+    if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
+    tp_wg_wait0();
+    tp_wg_fence_regs(o);
+    finish(nk - 1, o, m, l);
+
+    __syncthreads();
+    if (threadIdx.x < 2 * kStages)
+        asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(full0 + threadIdx.x * 8) : "memory");
+    const bool all = badmap[kMapWords] != 0u;
+    /* the staged-bias kernel's mbarriers (after its Q, K and V: 192 x 64 + 6 x 8192 bytes) */
+    const uint32_t fb0 = tp_smem_addr(smem) + kQBlk + 2 * kStages * kTile;
+    for (int64_t x = 0; x < nk; x++) {
+        if (!all && !(x < 32 * kMapWords && ((badmap[x >> 5] >> (x & 31)) & 1u))) continue;
+        __syncthreads();
+        tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem, item_of(x));
+        __syncthreads();
+        if (threadIdx.x < 2 * kStages)
+            asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(fb0 + threadIdx.x * 8) : "memory");
+    }
 }
 
 /* tp_attn_wgmma_<bf16|f16>_d32_b2ht: the block with both biases through the tensor cores,

@@ -10,7 +10,9 @@
  *   _b2hk, as _b2h with the mask bias added by the tensor cores (kMaskK; the launcher
  *       picks it when 1 < scale <= 2^10), warpgroups not taking turns;
  *   _b2ht, both biases added by the tensor cores (attention_wgmma_bias.cuh; scale <= 1),
- *       the block recomputed by the _b2h body when a row sum comes out NaN. 
+ *       the block recomputed by the _b2h body when a row sum comes out NaN;
+ *   _b2hp, the persistent form of _b2ht (one block a SM running its items' key tiles as
+ *       one stream; no window or key lengths). 
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma_bias.cuh"
 
@@ -37,3 +39,7 @@ TP_WG32K(f16, __half)
     TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht, 384, 1, tp_attn_wgmma_b2ht<T>)
 TP_WG32T(bf16, __nv_bfloat16)
 TP_WG32T(f16, __half)
+#define TP_WG32P(TNAME, T)                                                                     \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hp, 384, 1, tp_attn_wgmma_tcbp_body<T>)
+TP_WG32P(bf16, __nv_bfloat16)
+TP_WG32P(f16, __half)

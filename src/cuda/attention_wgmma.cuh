@@ -94,10 +94,12 @@ __device__ __forceinline__ uint64_t tp_wg_desc(uint32_t saddr, uint32_t lbo, uin
 }
 
 /* rows [row0, row0 + R) x columns [0, kD) of a unit-column-stride operand (row stride si
- * elements, 16-byte aligned rows) -> the swizzled column-block layout at dst. Thread x
- * copies chunk x mod (kD / 8) of rows x / (kD / 8) + i kRows: its swizzle phase is the
- * same for every i, so a tile wholly in bounds costs one cp.async and two additions a
- * chunk (the loads are issued by the same threads that run the softmax). */
+ * elements, 16-byte aligned rows) -> the swizzled column-block layout at dst, copied by
+ * kThreads threads, tid = 0 .. kThreads - 1 (threadIdx.x unless a warpgroup copies
+ * alone; unsigned, as threadIdx.x is: a signed index changed the kernels' machine code).
+ * Thread x copies chunk x mod (kD / 8) of rows x / (kD / 8) + i kRows: its swizzle phase
+ * is the same for every i, so a tile wholly in bounds costs one cp.async and two
+ * additions a chunk (the loads are issued by the same threads that run the softmax). */
 template <typename T, int R, int kD, int kThreads>
 __device__ __forceinline__ void tp_load_sw(unsigned char *dst, const T *base, int64_t si, int64_t row0,
                                            int64_t nrows, int64_t ncols, unsigned tid = threadIdx.x)

@@ -351,8 +351,12 @@ __device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, int64_t item,
  * stream: tile g of the stream is tile g mod nt of the block's item g / nt. The loads,
  * the turns and the P V of the previous tile run on across items, so a block no longer
  * starts cold (measured on the per-item kernel, H200: of a block's 30 600 cycles about
- * 2 300 went to the schedule's divisions, 3 800 to the prologue's loads and 2 000 to the
- * tail, with nothing else on the SM).
+ * 2 300 went to the schedule (64-bit divisions, cold parameter loads), 3 800 to the
+ * prologue's loads and 2 000 to the tail, with nothing else on the SM). What it pays
+ * instead, once an item on each warpgroup's path (the first warp's decode, the
+ * epilogue, the q split), is as much at 6 tiles an item: the launcher takes it for at
+ * most 3 (MSA rows L = 384: 0.72 -> 0.65 ms; triangle L = 768: 1.67 -> 1.69 ms, kept on
+ * tp_attn_wgmma_tcb_body).
  *   - Items are decoded ahead, three items ahead of the warpgroup, by its first warp into
  *     a ring of 8 descriptors of its own (tp_wgb_item), published by the warpgroup barrier
  *     of the next tile; the K / V copies, the bias copies, the q copies and the epilogue

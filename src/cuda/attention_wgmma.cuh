@@ -586,6 +586,11 @@ __device__ __forceinline__ void tp_mbar_arrive(uint32_t bar)
 {
     asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
 }
+/* ends bar's life as an mbarrier (before its memory is reused or initialised again) */
+__device__ __forceinline__ void tp_mbar_inval(uint32_t bar)
+{
+    asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
 /* arrives on bar when this thread's cp.async copies so far have landed */
 __device__ __forceinline__ void tp_cp_async_arrive(uint32_t bar)
 {

@@ -304,8 +304,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     }
     const bool bad = isnan(l[0]) || isnan(l[1]);
     if (__syncthreads_or(bad)) {
-        if (nt > 0 && threadIdx.x < 2 * kStages)
-            asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(full0 + threadIdx.x * 8) : "memory");
+        if (nt > 0 && threadIdx.x < 2 * kStages) tp_mbar_inval(full0 + threadIdx.x * 8);
         __syncthreads();
         return false;
     }
@@ -532,8 +531,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     finish(nk - 1, o, m, l);
 
     __syncthreads();
-    if (threadIdx.x < 2 * kStages)
-        asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(full0 + threadIdx.x * 8) : "memory");
+    if (threadIdx.x < 2 * kStages) tp_mbar_inval(full0 + threadIdx.x * 8);
     const bool all = badmap[kMapWords] != 0u;
     /* the staged-bias kernel's mbarriers (after its Q, K and V: 192 x 64 + 6 x 8192 bytes) */
     const uint32_t fb0 = tp_smem_addr(smem) + kQBlk + 2 * kStages * kTile;
@@ -542,8 +540,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
         __syncthreads();
         tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem, item_of(x));
         __syncthreads();
-        if (threadIdx.x < 2 * kStages)
-            asm volatile("mbarrier.inval.shared::cta.b64 [%0];\n" ::"r"(fb0 + threadIdx.x * 8) : "memory");
+        if (threadIdx.x < 2 * kStages) tp_mbar_inval(fb0 + threadIdx.x * 8);
     }
 }
 

@@ -7,6 +7,7 @@
  * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
+#include "cuda/item_counter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,8 +204,52 @@ static void check_refusals(tprim_ctx *ctx)
           tprim_ctx_last_error(ctx));
 }
 
+/* The persistent kernels' item counter (src/cuda/item_counter.h; host code, no GPU
+ * needed) against the division-based mapping of tp_cu_block_at and tp_cu_bidx, over
+ * random batch dims, heads, query tiles, both orders and grid sizes. */
+static void check_item_counter(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int bad = 0, n = 0;
+    for (int trial = 0; trial < 300 && !bad; trial++) {
+        int64_t bd[3], hq, nq, P;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        bd[0] = 1 + (int64_t)((x >> 20) % 3), bd[1] = 1 + (int64_t)((x >> 30) % 5), bd[2] = 1 + (int64_t)((x >> 40) % 7);
+        hq = 1 + (int64_t)((x >> 50) % 6), nq = 1 + (int64_t)((x >> 8) % 4);
+        P = 1 + (int64_t)((x >> 14) % 150);
+        const int inner = (int)((x >> 60) & 1);
+        const int64_t nb = bd[0] * bd[1] * bd[2], items = nb * hq * nq;
+        for (int64_t first = 0; first < P && first < items; first++) {
+            tp_item_ctr c;
+            tp_item_ctr_init(&c, bd, hq, nq, inner, first, P);
+            for (int64_t it = first; it < items; it += P, tp_item_ctr_next(&c)) {
+                int64_t idx = it, b, h, qt, bi[3], gi[3], gh, gq;
+                if (inner) b = idx % nb, idx /= nb, h = idx % hq, idx /= hq;
+                else h = idx % hq, idx /= hq, b = idx % nb, idx /= nb;
+                qt = nq - 1 - idx;
+                bi[2] = b % bd[2], b /= bd[2], bi[1] = b % bd[1], bi[0] = b / bd[1];
+                tp_item_ctr_get(&c, gi, &gh, &gq);
+                n++;
+                if (gi[0] != bi[0] || gi[1] != bi[1] || gi[2] != bi[2] || gh != h || gq != qt) {
+                    bad = 1;
+                    CHECK(0, "item counter: item %lld of bd %lldx%lldx%lld hq %lld nq %lld inner %d step %lld: "
+                          "(%lld %lld %lld h %lld qt %lld), expected (%lld %lld %lld h %lld qt %lld)",
+                          (long long)it, (long long)bd[0], (long long)bd[1], (long long)bd[2], (long long)hq,
+                          (long long)nq, inner, (long long)P, (long long)gi[0], (long long)gi[1], (long long)gi[2],
+                          (long long)gh, (long long)gq, (long long)bi[0], (long long)bi[1], (long long)bi[2],
+                          (long long)h, (long long)qt);
+                    break;
+                }
+            }
+            if (bad) break;
+        }
+    }
+    CHECK(!bad && n > 1000, "item counter: %d items checked", n);
+}
+
 void suite_cuda(void)
 {
+    check_item_counter();
     tprim_ctx *ctx = NULL;
     if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return;
     if (tprim_cuda_device_count() == 0) {

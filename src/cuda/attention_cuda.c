@@ -31,6 +31,7 @@
  * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
  * the blocks in flight together read the same bias tile from L2. */
 #include "cuda_attn.h"
+#include "item_counter.h"
 #include "cuda_driver.h"
 
 #include "../ops/attention.h"
@@ -300,7 +301,8 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
                   (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
                   blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
         smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;
-        if (persist) smem += (size_t)nwg * 8 * 64 + 65 * 4; /* descriptor rings, NaN bitmap */
+        if (persist) /* descriptor rings, NaN bitmap (+ 3 words), item counters */
+            smem += (size_t)nwg * 8 * 64 + 68 * 4 + (size_t)nwg * sizeof(tp_item_ctr);
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

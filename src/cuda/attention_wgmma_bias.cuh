@@ -42,6 +42,7 @@
 #define TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 
 #include "attention_wgmma.cuh"
+#include "item_counter.h"
 
 /* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row
  * as row 64, keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
@@ -319,27 +320,31 @@ struct tp_wgb_item {
     int64_t q, k, v, b0, b1, o, lse, row;
 };
 
-/* item -> warpgroup wg's descriptor at d (written by lane 0; every lane computes) */
-__device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, int64_t item, int wg, tp_wgb_item *d, int lane)
+/* The counter's item -> warpgroup wg's descriptor at d, and the counter advanced to the
+ * block's next item (lane 0 of the calling warp; counter and ring in shared memory) */
+__device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, tp_item_ctr *ctr, int wg, tp_wgb_item *d, int lane)
 {
-    int64_t b, h, qt;
-    tp_cu_block_at(a, item, b, h, qt);
-    const tp_bidx bi = tp_cu_bidx(a, b);
+    if (lane != 0) return;
+    tp_item_ctr c = *ctr;
+    int64_t bi3[3], h, qt;
+    tp_item_ctr_get(&c, bi3, &h, &qt);
+    tp_bidx bi;
+    bi.i[0] = bi3[0], bi.i[1] = bi3[1], bi.i[2] = bi3[2];
     const int64_t row = qt * 192 + wg * 64;
     const int64_t rb = row < a.Sq ? row : a.Sq - 1; /* rows past Sq zero-fill from a row in bounds */
-    const int64_t hk = h / a.G;
-    if (lane == 0) {
-        tp_wgb_item x;
-        x.q = tp_cu_off(a.q, bi, h) + rb * a.q.si;
-        x.k = tp_cu_off(a.k, bi, hk);
-        x.v = tp_cu_off(a.v, bi, hk);
-        x.b0 = tp_cu_off(a.bias[0], bi, h) + rb * a.bias[0].si;
-        x.b1 = tp_cu_off(a.bias[1], bi, h);
-        x.o = tp_cu_off(a.out, bi, h);
-        x.lse = a.has_lse ? tp_cu_off(a.lse, bi, h) : 0;
-        x.row = row;
-        *d = x;
-    }
+    const int64_t hk = (int32_t)h / (int32_t)a.G;   /* (heads < 2^31) */
+    tp_wgb_item x;
+    x.q = tp_cu_off(a.q, bi, h) + rb * a.q.si;
+    x.k = tp_cu_off(a.k, bi, hk);
+    x.v = tp_cu_off(a.v, bi, hk);
+    x.b0 = tp_cu_off(a.bias[0], bi, h) + rb * a.bias[0].si;
+    x.b1 = tp_cu_off(a.bias[1], bi, h);
+    x.o = tp_cu_off(a.out, bi, h);
+    x.lse = a.has_lse ? tp_cu_off(a.lse, bi, h) : 0;
+    x.row = row;
+    *d = x;
+    tp_item_ctr_next(&c);
+    *ctr = c;
 }
 
 /*
@@ -356,10 +361,11 @@ __device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, int64_t item,
  * epilogue, the q split), is as much at 6 tiles an item: the launcher takes it for at
  * most 3 (MSA rows L = 384: 0.72 -> 0.65 ms; triangle L = 768: 1.67 -> 1.69 ms, kept on
  * tp_attn_wgmma_tcb_body).
- *   - Items are decoded ahead, three items ahead of the warpgroup, by its first warp into
+ *   - Items are decoded ahead, three items ahead of the warpgroup, by its first lane into
  *     a ring of 8 descriptors of its own (tp_wgb_item), published by the warpgroup barrier
  *     of the next tile; the K / V copies, the bias copies, the q copies and the epilogue
- *     read them there.
+ *     read them there. The items' indices come from a mixed-radix counter in shared
+ *     memory (item_counter.h): no division an item.
  *   - A warpgroup copies the q rows of its next item once the S of its item's last tile is
  *     done (those rows of Q are free then), and splits them into hi + lo at the next tile.
  *   - The P V of an item's last tile runs in the first batch of the next item; the item's
@@ -369,7 +375,8 @@ __device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, int64_t item,
  *     recomputed at the end by tp_attn_wgmma3_body (the staged-bias kernel), which
  *     rewrites its rows (items past the bitmap's 2048: all the block's items).
  * Shared memory: tp_attn_wgmma_tcb_body's 208 944 bytes, then the descriptor rings
- * (3 x 8 x 64) and the bitmap (65 words): 210 740 (+ 1 KiB alignment).
+ * (3 x 8 x 64), the bitmap (65 words, 3 spare) and the item counters (3 x 64): 210 944
+ * (+ 1 KiB alignment).
  */
 template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(const tp_cu_attn &a, unsigned char *smem)
 {
@@ -382,10 +389,12 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
     tp_wgb_item *ring = (tp_wgb_item *)(bars + 2 * kStages);
     uint32_t *badmap = (uint32_t *)(ring + kWG * kRing); /* [kMapWords], then the overflow word */
+    tp_item_ctr *ctrs = (tp_item_ctr *)(badmap + kMapWords + 4); /* one a warpgroup */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
     const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     tp_wgb_item *myring = ring + wg * kRing;
+    tp_item_ctr *myctr = ctrs + wg;
     unsigned char *Bw = Bs + wg * 2 * kBBuf, *Qw = Qs + wg * 64 * 64;
 
     /* (the launcher keeps items and tiles an item below 2^31) */
@@ -436,8 +445,10 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
     for (int i = threadIdx.x; i <= kMapWords; i += kThreads) badmap[i] = 0u;
     tp_wgb_constants<T, kThreads, kRowsB, kWG * 2>(Is, Bs);
+    if (wl == 0 && lane == 0)
+        tp_item_ctr_init(myctr, a.bdim, a.Hq, a.n_qtiles, a.batch_inner, blockIdx.x, gridDim.x);
     if (wl == 0)
-        for (int kk = 0; kk < 3 && kk < nk; kk++) tp_wgb_decode(a, item_of(kk), wg, myring + kk, lane);
+        for (int kk = 0; kk < 3 && kk < nk; kk++) tp_wgb_decode(a, myctr, wg, myring + kk, lane);
     __syncthreads(); /* barriers, constants and the first descriptors */
     load_q(0);
     load_bias(0, 0, 0); /* one group: q and bias tile 0 */
@@ -510,7 +521,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
         }
         /* three items ahead (few registers are live here) */
         if (j == 0 && wl == 0 && kk + 3 < nk)
-            tp_wgb_decode(a, item_of(kk + 3), wg, myring + ((kk + 3) & (kRing - 1)), lane);
+            tp_wgb_decode(a, myctr, wg, myring + ((kk + 3) & (kRing - 1)), lane);
         sp = st, pph = ph;
         if (++st == kStages) st = 0, ph ^= 1u;
         bb ^= 1;

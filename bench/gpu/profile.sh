@@ -6,8 +6,9 @@
 #
 # Builds build-gpu when missing (BUILD=DIR: that build instead); the report goes to $OUT
 # (else /tmp/tprim-gpu). SASS=1 adds the executed count and the stall samples of every
-# machine instruction (Nsight Compute's source page, as CSV: sass_CASE.csv), to see
-# where a kernel's instructions go.
+# machine instruction (Nsight Compute's source page, as CSV: sass_CASE.csv) and its
+# summary by bench/gpu/sass_summary.py (sass_CASE.txt: per opcode, per-tile against
+# per-block work, the hottest blocks), to see where a kernel's instructions go.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/tprim-gpu}
@@ -37,6 +38,8 @@ if [ -n "${SASS:-}" ] && [ -f "$out/rep_$case_name.ncu-rep" ]; then
     > "$out/sass_$case_name.csv" 2> "$out/sass_$case_name.err" || tail -3 "$out/sass_$case_name.err"
   rm -f "$out/rep_$case_name.ncu-rep"
   echo "per-instruction counters: $(wc -l < "$out/sass_$case_name.csv") lines in sass_$case_name.csv"
+  python3 bench/gpu/sass_summary.py "$out/sass_$case_name.csv" > "$out/sass_$case_name.txt" 2>&1 &&
+    head -40 "$out/sass_$case_name.txt"
 fi
 grep -vE "^\s*$|^==PROF==" "$out/ncu_$case_name.txt" | grep -E "stalled|Issue|Pipe|Throughput|Warp Cycles|Eligible|Active Warps|Occupancy|Registers|Duration|Executed Ipc|No Eligible|Hit Rate|Bandwidth|Busy|ERR|error" \
   | awk '$NF != "0" && $NF != "0.00"' | head -90

@@ -359,7 +359,8 @@ __device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, tp_item_ctr *
  * prologue's loads and 2 000 to the tail, with nothing else on the SM). What it pays
  * instead, once an item on each warpgroup's path (the first warp's decode, the
  * epilogue, the q split), is as much at 6 tiles an item: the launcher takes it for at
- * most 3 (MSA rows L = 384: 0.72 -> 0.65 ms; triangle L = 768: 1.67 -> 1.69 ms, kept on
+ * most 3 (MSA rows L = 384: 0.72 -> 0.65 ms, 0.61 with the item counter; triangle L = 768:
+ * 1.67 -> 1.69 ms, 1.62 against 1.59 with the counter; kept on
  * tp_attn_wgmma_tcb_body).
  *   - Items are decoded ahead, three items ahead of the warpgroup, by its first lane into
  *     a ring of 8 descriptors of its own (tp_wgb_item), published by the warpgroup barrier

@@ -1,4 +1,5 @@
-/* main.c -- run the test suites: all of them, or those named with --suite.
+/* main.c -- run the test suites: all of them (but those marked named-only), or those
+ * named with --suite.
  * The last line is "N passed, N failed"; the exit status is nonzero on any failure. */
 #include "util.h"
 
@@ -14,17 +15,20 @@ void suite_linear(void);
 void suite_linear_errors(void);
 void suite_gemm(void);
 void suite_cuda(void);
+void suite_cuda_wgmma(void);
 
-static const struct { const char *name; void (*fn)(void); } suites[] = {
-    {"api", suite_api},
-    {"attention", suite_attention},
-    {"attention_errors", suite_attention_errors},
-    {"attention_backward", suite_attention_backward},
-    {"evoformer", suite_evoformer},
-    {"linear", suite_linear},
-    {"linear_errors", suite_linear_errors},
-    {"gemm", suite_gemm},
-    {"cuda", suite_cuda},
+/* named: run only when named with --suite (a part of another suite) */
+static const struct { const char *name; void (*fn)(void); int named; } suites[] = {
+    {"api", suite_api, 0},
+    {"attention", suite_attention, 0},
+    {"attention_errors", suite_attention_errors, 0},
+    {"attention_backward", suite_attention_backward, 0},
+    {"evoformer", suite_evoformer, 0},
+    {"linear", suite_linear, 0},
+    {"linear_errors", suite_linear_errors, 0},
+    {"gemm", suite_gemm, 0},
+    {"cuda", suite_cuda, 0},
+    {"cuda_wgmma", suite_cuda_wgmma, 1},
 };
 
 int main(int argc, char **argv)
@@ -40,7 +44,7 @@ int main(int argc, char **argv)
         }
     }
     for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
-        int run = nonly == 0;
+        int run = nonly == 0 && !suites[s].named;
         for (int i = 0; i < nonly; i++) run |= strcmp(only[i], suites[s].name) == 0;
         if (!run) continue;
         long p0 = g_passed, f0 = g_failed;

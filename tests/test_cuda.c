@@ -247,23 +247,29 @@ static void check_item_counter(void)
     CHECK(!bad && n > 1000, "item counter: %d items checked", n);
 }
 
-void suite_cuda(void)
+/* A context when a CUDA GPU is there; else NULL, having said why the GPU cases are
+ * skipped. */
+static tprim_ctx *gpu_ctx(void)
 {
-    check_item_counter();
     tprim_ctx *ctx = NULL;
-    if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return;
+    if (!CHECK(tprim_ctx_create(&ctx) == TPRIM_OK, "ctx: %s", tprim_ctx_create_error())) return NULL;
     if (tprim_cuda_device_count() == 0) {
         printf("  no CUDA GPU on this machine: the GPU cases are skipped (they run on a GPU "
                "machine through bench/gpu/run.sh)\n");
         tprim_ctx_free(ctx);
-        return;
+        return NULL;
     }
-    check_refusals(ctx);
-    static attn_case table[320], tc[640];
-    int n = attn_build_cases(table, 256);
-    /* tensor-core kernel: each case in bf16 and f16 */
+    return ctx;
+}
+
+/* The tensor-core kernels' table (tc, room for 640): every case of the CPU table (n of
+ * them left in table, room for 320) in bf16 and f16, then the GPU cases; returns its
+ * size. */
+static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
+{
+    *n = attn_build_cases(table, 256);
     int m = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < *n; i++) {
         attn_case c = table[i];
         if (c.dt == TPRIM_F32) {
             c.dt = TPRIM_BF16;
@@ -272,8 +278,13 @@ void suite_cuda(void)
         }
         tc[m++] = c;
     }
-    m = add_gpu_cases(tc, m, 640);
-    g_attn_cuda = 1;
+    return add_gpu_cases(tc, m, 640);
+}
+
+/* The Hopper kernel (cuda_wgmma) on the persistent-kernel cases and the table tc[0 .. m);
+ * returns how many table cases it ran (0 off sm_90, which is checked to be the reason). */
+static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
+{
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     attn_case pc[4];
@@ -292,6 +303,37 @@ void suite_cuda(void)
               "cuda_wgmma ran no case, and not because of the GPU: %s", tprim_ctx_last_error(ctx));
         printf("  cuda_wgmma: not this GPU (%s)\n", tprim_ctx_last_error(ctx));
     }
+    return nw;
+}
+
+/* Only the Hopper kernel's part of suite_cuda (named with --suite cuda_wgmma; not run
+ * by default, suite cuda contains it): to check changes to the wgmma kernels on the GPU
+ * machine without the mma.sync, SIMT and automatic-choice passes. */
+void suite_cuda_wgmma(void)
+{
+    check_item_counter();
+    tprim_ctx *ctx = gpu_ctx();
+    if (!ctx) return;
+    static attn_case table[320], tc[640];
+    int n;
+    const int m = build_tc_cases(table, &n, tc);
+    g_attn_cuda = 1;
+    run_wgmma(ctx, tc, m);
+    g_attn_cuda = 0;
+    tprim_ctx_free(ctx);
+}
+
+void suite_cuda(void)
+{
+    check_item_counter();
+    tprim_ctx *ctx = gpu_ctx();
+    if (!ctx) return;
+    check_refusals(ctx);
+    static attn_case table[320], tc[640];
+    int n;
+    const int m = build_tc_cases(table, &n, tc);
+    g_attn_cuda = 1;
+    const int nw = run_wgmma(ctx, tc, m);
     run_cases(ctx, "cuda", tc, m);
     int ns = add_gpu_cases(table, n, 320);
     CHECK(m < 640 && ns < 320, "the GPU case tables are full (%d, %d): cases were dropped", m, ns);

@@ -11,9 +11,11 @@
 # ignored by git: name it in the device tool's carry list so that it travels). MORE="DIR
 # DIR .." adds trees C, D, ... ROUNDS (default 3) sets the repetitions; with TESTS=1 the
 # CUDA tests of A run first (TESTS=AB: those of A and B side by side; the oracle is
-# single-threaded) and a failure stops the comparison. The table and the logs go to $OUT
-# (else /tmp/tprim-ab), builds and the runs' JSON to $BUILDS (else /tmp/tprim-ab-builds,
-# outside $OUT: the device tool brings back only a few files).
+# single-threaded; TESTS_SUITE=cuda_wgmma runs only the Hopper kernel's cases, not those
+# of the mma.sync, SIMT and automatic paths) and a failure stops the comparison. The
+# table and the logs go to $OUT (else /tmp/tprim-ab), builds and the runs' JSON to
+# $BUILDS (else /tmp/tprim-ab-builds, outside $OUT: the device tool brings back only a
+# few files).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/tprim-ab}
@@ -39,7 +41,7 @@ for i in "${!dirs[@]}"; do build "${dirs[$i]}" "${tags[$i]}" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p" || exit 1; done
 echo "builds: $(( $(date +%s) - t0 )) s"
 tests() { # tag
-  "$builds/build-$1/tprim_test" --suite cuda > "$out/tests-$1.txt" 2>&1 ||
+  "$builds/build-$1/tprim_test" --suite "${TESTS_SUITE:-cuda}" > "$out/tests-$1.txt" 2>&1 ||
     { grep FAIL "$out/tests-$1.txt" | head; echo "TESTS OF $1 FAILED"; return 1; }
   echo "$1: $(tail -1 "$out/tests-$1.txt")"
 }

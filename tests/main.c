@@ -43,6 +43,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    for (int i = 0; i < nonly; i++) { /* a misspelt name must not pass by running nothing */
+        int known = 0;
+        for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) known |= strcmp(only[i], suites[s].name) == 0;
+        if (!known) {
+            fprintf(stderr, "%s: no suite named %s\n", argv[0], only[i]);
+            return 2;
+        }
+    }
     for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
         int run = nonly == 0 && !suites[s].named;
         for (int i = 0; i < nonly; i++) run |= strcmp(only[i], suites[s].name) == 0;

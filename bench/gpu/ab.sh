@@ -15,7 +15,8 @@
 # of the mma.sync, SIMT and automatic paths) and a failure stops the comparison. The
 # table and the logs go to $OUT (else /tmp/tprim-ab), builds and the runs' JSON to
 # $BUILDS (else /tmp/tprim-ab-builds, outside $OUT: the device tool brings back only a
-# few files).
+# few files). ARCHS="90" builds machine code for those SM architectures only (quicker
+# builds when many trees are timed; the default is the project's TPRIM_CUDA_ARCHS).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/tprim-ab}
@@ -31,7 +32,12 @@ dirs+=("${more[@]}")
 tags=()
 for i in "${!dirs[@]}"; do tags+=("$(printf "\\x$(printf %x $((65 + i)))")"); done
 build() { # dir tag
-  { cmake -S "$1" -B "$builds/build-$2" -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON &&
+  local archs=() src
+  # a warm machine keeps $builds between calls: a build of another tree under this tag goes
+  src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$builds/build-$2/CMakeCache.txt" 2>/dev/null)
+  [ -z "$src" ] || [ "$src" = "$(cd "$1" && pwd -P)" ] || rm -rf "$builds/build-$2"
+  [ -n "${ARCHS:-}" ] && archs=(-DTPRIM_CUDA_ARCHS="$ARCHS")
+  { cmake -S "$1" -B "$builds/build-$2" -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON "${archs[@]}" &&
     cmake --build "$builds/build-$2" -j"$(nproc)"; } > "$out/build-$2.log" 2>&1 ||
     { tail -30 "$out/build-$2.log"; echo "BUILD FAILED: $1"; return 1; }
 }

@@ -156,7 +156,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
     uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
@@ -392,7 +392,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     uint32_t *badmap = (uint32_t *)(ring + kWG * kRing); /* [kMapWords], then the overflow word */
     tp_item_ctr *ctrs = (tp_item_ctr *)(badmap + kMapWords + 4); /* one a warpgroup */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     tp_wgb_item *myring = ring + wg * kRing;
     tp_item_ctr *myctr = ctrs + wg;

@@ -101,6 +101,32 @@ __device__ __forceinline__ void tp_wgb_constants(unsigned char *Is, unsigned cha
             make_uint4(0u, 0u, 0u, 0u);
 }
 
+/* The identity tile of tp_wgb_constants as it lies in shared memory (768 16-byte chunks,
+ * chunk p at byte 16 p), built by the compiler, one a dtype (one: the bits of 1.0), so
+ * that a block copies it with two cp.async a thread instead of computing it. */
+struct alignas(16) tp_wgb_ident_tab {
+    uint32_t w[768 * 4];
+};
+template <uint32_t kOne> constexpr tp_wgb_ident_tab tp_wgb_ident_make()
+{
+    tp_wgb_ident_tab t{};
+    for (int p = 0; p < 768; p++) {
+        const int blk = p / 256, r = p % 256 / 4, slot = p % 4;
+        const int wc = blk * 4 + (slot ^ ((r >> 1) & 3)); /* tp_sw<32>::phase(r) */
+        for (int e = 0; e < 4; e++) {
+            const int c0 = 8 * wc + 2 * e;
+            const uint32_t lo = c0 == r || c0 == 64 ? kOne : 0u, hi = c0 + 1 == r ? kOne : 0u;
+            t.w[4 * p + e] = lo | hi << 16;
+        }
+    }
+    return t;
+}
+static __device__ const tp_wgb_ident_tab tp_wgb_ident_bf16 = tp_wgb_ident_make<0x3F80u>();
+static __device__ const tp_wgb_ident_tab tp_wgb_ident_f16 = tp_wgb_ident_make<0x3C00u>();
+template <typename T> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident();
+template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__nv_bfloat16>() { return &tp_wgb_ident_bf16; }
+template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__half>() { return &tp_wgb_ident_f16; }
+
 /* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
  * chunk kLo bytes further lo (hi = the dtype's rounding of scale q, lo = the rest) */
 template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(unsigned char *p, float scale)
@@ -183,19 +209,12 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     int st = 0;
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r and at column 64
-         * (tp_wgb_constants writes the same; called here, it changed ptxas's allocation of
-         * this kernel, whose machine code is kept as measured) */
-        for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
-            const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
-            uint32_t u[4];
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int c0 = 8 * wc + 2 * e;
-                u[e] = M::pack(c0 == r || c0 == 64 ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
-            }
-            *reinterpret_cast<uint4 *>(Is + (wc >> 2) * kIBlk + r * 64 + (((wc & 3) ^ tp_sw<kD>::phase(r)) << 4)) =
-                make_uint4(u[0], u[1], u[2], u[3]);
+        /* the identity tile (64 rows x columns 0 .. 95, 1 at column r and at column 64),
+         * copied from its table in global memory (L2-resident after the first blocks)
+         * with the prologue's first group */
+        {
+            const uint4 *tab = reinterpret_cast<const uint4 *>(tp_wgb_ident<T>()->w);
+            for (int c = threadIdx.x; c < 768; c += kThreads) tp_cp_async16(Is + c * 16, tab + c, 16);
         }
         /* rows 65 .. 79 of every bias buffer: zero, for good (the copies never reach them) */
         constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;

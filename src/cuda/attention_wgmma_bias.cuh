@@ -19,8 +19,8 @@
  *
  * The identity products multiply every bias element by 0 for the other 63 rows: an
  * infinite or NaN bias 0 makes NaN of its column. Then the row sums come out NaN, the
- * block sees it before writing (one __syncthreads_or), and the caller recomputes the
- * block with the scalar-bias kernel (exact semantics for infinite biases). Bias 1 is only
+ * block sees it after writing (one __syncthreads_or), and the caller recomputes the
+ * block with the scalar-bias kernel, which writes its rows again (exact semantics for infinite biases). Bias 1 is only
  * multiplied by 1 (its row in the k-step holds zeros elsewhere) and may hold -inf.
  *
  * Shared memory (bytes; every tile on 1024): Q pieces 2 x 192 x 64 (64-byte swizzle, hi
@@ -207,9 +207,9 @@ __device__ __forceinline__ void tp_wgb_store1(const tp_cu_attn &a, T *ob, LseOff
     tp_wg_store_rows<T, 32>(a, ob, loff, row0, o16, m, l, t, false);
 }
 
-/* The block's attention with both biases through the tensor cores; returns false, having
- * written nothing, when a row sum came out NaN (a non-finite bias 0, or NaN inputs): the
- * caller then recomputes the block another way. Bias 0 varies over the query rows, bias 1
+/* The block's attention with both biases through the tensor cores; returns false when a
+ * row sum came out NaN (a non-finite bias 0, or NaN inputs), having written rows that
+ * the caller then replaces by recomputing the whole block another way. Bias 0 varies over the query rows, bias 1
  * is one row for every query. */
 template <typename T>
 __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
@@ -367,14 +367,17 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         tp_wg_wait0();
         tp_wg_fence_regs(o);
     }
+    /* the rows are stored before the block agrees on NaN (the warpgroups that finish
+     * first store theirs while the last one still works); when a row sum is NaN the
+     * caller's recompute, after the barrier, writes every row of the block again */
     const bool bad = isnan(o[kD / 2]) || isnan(o[kD / 2 + 2]);
+    tp_wgb_store1<T>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
+                     [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, t);
     if (__syncthreads_or(bad)) {
         if (nt > 0 && threadIdx.x < 2 * kStages) tp_mbar_inval(full0 + threadIdx.x * 8);
         __syncthreads();
         return false;
     }
-    tp_wgb_store1<T>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
-                     [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, t);
     return true;
 }
 

@@ -523,7 +523,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
     unsigned char *Qs = smem;
     unsigned char *Ks = Qs + kQBytes;        /* [2][kTileBytes] */
     unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN, 128>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
@@ -677,7 +677,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     unsigned char *Vs = Ks + kStages * kKB;        /* [3][kTileBytes] */
     uint64_t *bars = (uint64_t *)(Vs + kStages * kTileBytes); /* full[3], empty[3] */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, item < 0 ? (int64_t)blockIdx.x : item);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;

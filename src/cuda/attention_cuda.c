@@ -304,6 +304,8 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
         smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;
         if (persist) /* descriptor rings, NaN bitmap (+ 3 words), item counters */
             smem += (size_t)nwg * 8 * 64 + 68 * 4 + (size_t)nwg * sizeof(tp_item_ctr);
+        /* then, 1 KiB-aligned, the ones block beside V (128 x 64 bytes: P V sums the rows) */
+        smem = ((smem - 1024 + 1023) & ~(size_t)1023) + 128 * 64 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

@@ -223,13 +223,24 @@ __device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg
 {
     tp_wg_work w;
     int64_t qt;
-    tp_cu_block_at(a, item, w.b, w.h, qt);
-    w.bi = tp_cu_bidx(a, w.b);
+    /* in 32 bits: the launcher keeps the block count, hence every factor of it, below
+     * 2^31 (a 64-bit division is a ~70-instruction subroutine, a 32-bit one ~20) */
+    {
+        uint32_t x = (uint32_t)item, b, h;
+        const uint32_t nb = (uint32_t)a.nbatch, nh = (uint32_t)a.Hq;
+        if (a.batch_inner) b = x % nb, x /= nb, h = x % nh, x /= nh;
+        else h = x % nh, x /= nh, b = x % nb, x /= nb;
+        qt = a.n_qtiles - 1 - (int64_t)x;
+        w.b = b, w.h = h;
+        const uint32_t d2 = (uint32_t)a.bdim[2], d1 = (uint32_t)a.bdim[1];
+        w.bi.i[2] = b % d2, b /= d2;
+        w.bi.i[1] = b % d1, w.bi.i[0] = b / d1;
+    }
     w.q0 = qt * kBM;
     const int64_t qlast = (w.q0 + kBM < a.Sq ? w.q0 + kBM : a.Sq) - 1;
     w.kl = tp_cu_key_len(a, w.bi);
     w.k = tp_cu_block_keys(a, w.kl, w.q0, qlast, kBN);
-    const int64_t hk = w.h / a.G;
+    const int64_t hk = (uint32_t)w.h / (uint32_t)a.G;
     w.qoff = tp_cu_off(a.q, w.bi, w.h) + w.q0 * a.q.si;
     w.koff = tp_cu_off(a.k, w.bi, hk);
     w.voff = tp_cu_off(a.v, w.bi, hk);
@@ -275,7 +286,7 @@ template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[
  * log2 units. kBias = 3: s + b0 / scale, the caller passing 1 / scale as scale (the mask
  * bias already in s). kBias = 4: the biases and the scale are already in s (natural-log
  * units; the caller passes log2(e) as scale2): trees, nothing added. */
-template <int kBN, int kBias, typename TB>
+template <int kBN, int kBias, typename TB, bool kRowSum = true>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
                                               float scale, float scale2, int t, const TB *b0,
@@ -369,7 +380,7 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
 #pragma unroll
             for (int e = 0; e < 4; e++) s[4 * n + e] = tp_ex2(fmaf(s[4 * n + e], sc, -mu[e >> 1]));
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
+        for (int r = 0; r < 2 && kRowSum; r++) { /* (!kRowSum: the caller's P V sums the rows) */
             float v[kNT];
 #pragma unroll
             for (int n = 0; n < kNT; n++) v[n] = s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
@@ -420,19 +431,23 @@ __device__ __forceinline__ void tp_wg_rescale_pack(float (&o)[kD / 2], const flo
 }
 
 /* Normalise and store this thread's two rows, row0 and row0 + 8, of out (ob: the
- * (batch, head) slice of out; lse at element loff() of a.lse when a.has_lse). */
+ * (batch, head) slice of out; lse at element loff() of a.lse when a.has_lse). l: the
+ * thread's part of the row sums, summed over the quad here, or (lquad false) the whole
+ * row sums already. */
 template <typename T, int kD, typename LseOff>
 __device__ __forceinline__ void tp_wg_store_rows(const tp_cu_attn &a, T *ob, LseOff loff, int64_t row0,
                                                  const float (&o)[kD / 2], const float (&m)[2], const float (&l)[2],
-                                                 int t)
+                                                 int t, bool lquad = true)
 {
     typedef tp_mma_type<T> M;
     const bool pair = a.out.vec;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lt = l[r];
-        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        if (lquad) {
+            lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+            lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        }
         const int64_t i = row0 + r * 8;
         if (i >= a.Sq) continue;
         const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;
@@ -508,7 +523,7 @@ __device__ __forceinline__ void tp_attn_wgmma_body(const tp_cu_attn &a, unsigned
     unsigned char *Qs = smem;
     unsigned char *Ks = Qs + kQBytes;        /* [2][kTileBytes] */
     unsigned char *Vs = Ks + 2 * kTileBytes; /* [2][kTileBytes] */
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN, 128>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
@@ -662,7 +677,7 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
     unsigned char *Vs = Ks + kStages * kKB;        /* [3][kTileBytes] */
     uint64_t *bars = (uint64_t *)(Vs + kStages * kTileBytes); /* full[3], empty[3] */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, item < 0 ? (int64_t)blockIdx.x : item);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;

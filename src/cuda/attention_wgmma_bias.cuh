@@ -17,22 +17,31 @@
  * The tensor cores do 9 k-steps of m64n128k16 where the kernels with scalar biases do 2
  * or 3, and the softmax threads no longer load, convert or add a bias per score.
  *
+ * The row sums come from P V too: a ones block beside V makes it m64n40, columns 32 .. 39
+ * of O being the sums of the 16-bit P (tp_wgb_ones), so the softmax sums nothing.
+ *
  * The identity products multiply every bias element by 0 for the other 63 rows: an
  * infinite or NaN bias 0 makes NaN of its column. Then the row sums come out NaN, the
- * block sees it before writing (one __syncthreads_or), and the caller recomputes the
- * block with the scalar-bias kernel (exact semantics for infinite biases). Bias 1 is only
- * multiplied by 1 (its row in the k-step holds zeros elsewhere) and may hold -inf.
+ * block sees it after writing its rows (one __syncthreads_or), and the caller recomputes
+ * the block with the scalar-bias kernel, which writes those rows again (exact semantics
+ * for infinite biases). Bias 1 is only multiplied by 1 (its row in the k-step holds zeros
+ * elsewhere) and may hold -inf.
  *
  * Shared memory (bytes; every tile on 1024): Q pieces 2 x 192 x 64 (64-byte swizzle, hi
  * then lo); K, V 3 stages x 8192 each; identity 3 column blocks x 64 rows x 64 bytes
  * (columns 0 .. 95); bias buffers 3 warpgroups x 2 x 2 column blocks (64 keys each,
  * 128-byte swizzle) x 80 rows (64 rows of bias 0, bias 1's row, 15 zero rows) x 128;
- * 6 mbarriers: 208944 in all (+ 1 KiB alignment). Loads are cp.async as in
+ * 6 mbarriers; on the next 1 KiB the ones block, 128 x 64: 218 112 in all (+ 1 KiB
+ * alignment). The identity is copied from a table the compiler builds (tp_wgb_ident).
+ * Loads are cp.async as in
  * tp_attn_wgmma3_body: K, V on mbarriers three stages deep, the bias tile of tile j+1
  * issued right after tile j's products and waited for (the warpgroup's copies, a
  * warpgroup barrier) before tile j+1's products. The warpgroups take turns at the tensor
  * cores (named barriers, as in tp_attn_wgmma3_body): 1.60 ms on the triangle shape, 1.64
- * without turns (H200).
+ * without turns (H200). Then (bench/gpu/ab.sh, medians of 3, H200): 1.585 ms; with the
+ * warpgroup index in uniform registers, 32-bit block decode, the identity from a table,
+ * the stores before the NaN vote and the row sums from P V, 1.506 ms (the five alone:
+ * 1.556, 1.592, 1.584, 1.568, 1.577).
  *
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
@@ -101,6 +110,32 @@ __device__ __forceinline__ void tp_wgb_constants(unsigned char *Is, unsigned cha
             make_uint4(0u, 0u, 0u, 0u);
 }
 
+/* The identity tile of tp_wgb_constants as it lies in shared memory (768 16-byte chunks,
+ * chunk p at byte 16 p), built by the compiler, one a dtype (one: the bits of 1.0), so
+ * that a block copies it with two cp.async a thread instead of computing it. */
+struct alignas(16) tp_wgb_ident_tab {
+    uint32_t w[768 * 4];
+};
+template <uint32_t kOne> constexpr tp_wgb_ident_tab tp_wgb_ident_make()
+{
+    tp_wgb_ident_tab t{};
+    for (int p = 0; p < 768; p++) {
+        const int blk = p / 256, r = p % 256 / 4, slot = p % 4;
+        const int wc = blk * 4 + (slot ^ ((r >> 1) & 3)); /* tp_sw<32>::phase(r) */
+        for (int e = 0; e < 4; e++) {
+            const int c0 = 8 * wc + 2 * e;
+            const uint32_t lo = c0 == r || c0 == 64 ? kOne : 0u, hi = c0 + 1 == r ? kOne : 0u;
+            t.w[4 * p + e] = lo | hi << 16;
+        }
+    }
+    return t;
+}
+static __device__ const tp_wgb_ident_tab tp_wgb_ident_bf16 = tp_wgb_ident_make<0x3F80u>();
+static __device__ const tp_wgb_ident_tab tp_wgb_ident_f16 = tp_wgb_ident_make<0x3C00u>();
+template <typename T> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident();
+template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__nv_bfloat16>() { return &tp_wgb_ident_bf16; }
+template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__half>() { return &tp_wgb_ident_f16; }
+
 /* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
  * chunk kLo bytes further lo (hi = the dtype's rounding of scale q, lo = the rest) */
 template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(unsigned char *p, float scale)
@@ -140,9 +175,50 @@ __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint
                           1);
 }
 
-/* The block's attention with both biases through the tensor cores; returns false, having
- * written nothing, when a row sum came out NaN (a non-finite bias 0, or NaN inputs): the
- * caller then recomputes the block another way. Bias 0 varies over the query rows, bias 1
+/* The ones block beside V: 128 keys x 64 bytes in V's layout (64-byte swizzle), the
+ * first 8 columns 1 and the rest 0. Given to P V as V's second column block (the
+ * descriptor's leading offset, one a stage: tp_wgb_desc_v1), it makes P V m64n40 and
+ * columns 32 .. 39 of O the sums of P's rows: the sums of the 16-bit P the products use,
+ * in f32 by the tensor cores, rescaled with O; the softmax sums nothing (64 additions a
+ * tile less). Written by the block's kThreads threads with generic stores. */
+template <typename T, int kThreads> __device__ __forceinline__ void tp_wgb_ones(unsigned char *Os)
+{
+    typedef tp_mma_type<T> M;
+    const uint32_t one2 = M::pack(1.0f, 1.0f);
+    for (int c = threadIdx.x; c < 128 * 4; c += kThreads) {
+        const int r = c >> 2, slot = c & 3;
+        const uint32_t u = (slot ^ tp_sw<32>::phase(r)) == 0 ? one2 : 0u;
+        *reinterpret_cast<uint4 *>(Os + r * 64 + slot * 16) = make_uint4(u, u, u, u);
+    }
+}
+/* V's descriptor at stage address va with the ones block at oa as its second column block */
+__device__ __forceinline__ uint64_t tp_wgb_desc_v1(uint32_t va, uint32_t oa)
+{
+    return tp_wg_desc(va, oa - va, 8 * tp_sw<32>::kSpan, tp_sw<32>::kMode);
+}
+/* O (20: 16 of O, 4 of row sums) += P [V | 1]: 8 k-steps of 16 keys */
+template <typename T>
+__device__ __forceinline__ void tp_wgb_issue_pv1(float (&o)[20], const uint32_t (&pa)[8][4], uint64_t dv)
+{
+#pragma unroll
+    for (int kk = 0; kk < 8; kk++) tp_wgmma_rs_n40((T *)0, o, pa[kk], tp_desc_add(dv, kk * 16 * 64), 1);
+}
+/* Normalise and store the rows of O (the first 16 of o) with the row sums P V gave (o[16],
+ * o[18]: every thread of a quad holds its rows' whole sums). */
+template <typename T, typename LseOff>
+__device__ __forceinline__ void tp_wgb_store1(const tp_cu_attn &a, T *ob, LseOff loff, int64_t row0,
+                                              const float (&o)[20], const float (&m)[2], int t)
+{
+    float o16[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++) o16[i] = o[i];
+    const float l[2] = {o[16], o[18]};
+    tp_wg_store_rows<T, 32>(a, ob, loff, row0, o16, m, l, t, false);
+}
+
+/* The block's attention with both biases through the tensor cores; returns false when a
+ * row sum came out NaN (a non-finite bias 0, or NaN inputs), having written rows that
+ * the caller then replaces by recomputing the whole block another way. Bias 0 varies over the query rows, bias 1
  * is one row for every query. */
 template <typename T>
 __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
@@ -155,8 +231,9 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
     unsigned char *Is = Vs + kStages * kTile, *Bs = Is + 3 * kIBlk;
     uint64_t *bars = (uint64_t *)(Bs + kWG * 2 * kBBuf); /* full[3], empty[3] */
+    unsigned char *Os = smem + (((unsigned char *)(bars + 2 * kStages) - smem + 1023) & ~1023); /* ones */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x);
     const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
@@ -174,34 +251,28 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         tp_cp_commit();
     };
 
-    float o[kD / 2];
+    float o[kD / 2 + 4]; /* O, then the row sums (tp_wgb_issue_pv1) */
 #pragma unroll
-    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     const int64_t nt = w.k.t_end - w.k.t_begin;
     uint32_t pa[kBN / 16][4];
     int st = 0;
     if (nt > 0) {
         if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-        /* the identity tile: 64 rows x columns 0 .. 95, 1 at column r and at column 64
-         * (tp_wgb_constants writes the same; called here, it changed ptxas's allocation of
-         * this kernel, whose machine code is kept as measured) */
-        for (int c = threadIdx.x; c < 64 * 12; c += kThreads) {
-            const int r = c / 12, wc = c % 12; /* chunk wc: columns 8 wc .. 8 wc + 7 */
-            uint32_t u[4];
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int c0 = 8 * wc + 2 * e;
-                u[e] = M::pack(c0 == r || c0 == 64 ? 1.0f : 0.0f, c0 + 1 == r ? 1.0f : 0.0f);
-            }
-            *reinterpret_cast<uint4 *>(Is + (wc >> 2) * kIBlk + r * 64 + (((wc & 3) ^ tp_sw<kD>::phase(r)) << 4)) =
-                make_uint4(u[0], u[1], u[2], u[3]);
+        /* the identity tile (64 rows x columns 0 .. 95, 1 at column r and at column 64),
+         * copied from its table in global memory (L2-resident after the first blocks)
+         * with the prologue's first group */
+        {
+            const uint4 *tab = reinterpret_cast<const uint4 *>(tp_wgb_ident<T>()->w);
+            for (int c = threadIdx.x; c < 768; c += kThreads) tp_cp_async16(Is + c * 16, tab + c, 16);
         }
         /* rows 65 .. 79 of every bias buffer: zero, for good (the copies never reach them) */
         constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
         for (int c = threadIdx.x; c < kWG * 4 * kZC; c += kThreads)
             *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
                 make_uint4(0u, 0u, 0u, 0u);
+        tp_wgb_ones<T, kThreads>(Os);
         __syncthreads(); /* the barriers are initialised before anyone arrives */
         tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         load_bias(0, w.k.t_begin * kBN); /* one group: Q and bias tile 0 */
@@ -229,7 +300,9 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
          * warpgroup's bias buffer 0 (k-step kk: rows 16 kk .., 2048 kk bytes in; the
          * second column block of 64 keys one leading offset away) */
         const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
-        const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+        const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
+        const uint32_t va0 = tp_smem_addr(Vs), oa = tp_smem_addr(Os);
+        auto dv_at = [&](int stage) { return tp_wgb_desc_v1(va0 + stage * kTile, oa); };
         const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
         const uint64_t db0 = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
         int sp = kStages - 1;
@@ -247,9 +320,9 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
          * has left it */
         auto softmax = [&](float (&s)[kBN / 2], int64_t j) {
             float al[2];
-            tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
+            tp_wg_softmax<kBN, 4, T, false>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
                                      (const float *)NULL);
-            tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+            tp_wg_rescale_pack<T, kD + 8, kBN>(o, al, s, pa);
             if (j + 2 < nt) {
                 if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
                 const int64_t key2 = k0 + 2 * kBN;
@@ -284,7 +357,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_wg_fence_regs(pa);
             tp_wg_fence_regs(o);
             tp_wg_fence();
-            tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+            tp_wgb_issue_pv1<T>(o, pa, dv_at(sp));
             issue_s(s, j);
             tp_wg_wait0();
             tp_wg_fence_regs(s);
@@ -297,19 +370,23 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
-        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
+        tp_wgb_issue_pv1<T>(o, pa, dv_at(st));
         tp_wg_commit();
         if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
         tp_wg_fence_regs(o);
     }
-    const bool bad = isnan(l[0]) || isnan(l[1]);
+    /* the rows are stored before the block agrees on NaN (the warpgroups that finish
+     * first store theirs while the last one still works); when a row sum is NaN the
+     * caller's recompute, after the barrier, writes every row of the block again */
+    const bool bad = isnan(o[kD / 2]) || isnan(o[kD / 2 + 2]);
+    tp_wgb_store1<T>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
+                     [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, t);
     if (__syncthreads_or(bad)) {
         if (nt > 0 && threadIdx.x < 2 * kStages) tp_mbar_inval(full0 + threadIdx.x * 8);
         __syncthreads();
         return false;
     }
-    tp_wg_epilogue<T, kD>(a, w, o, m, l, t);
     return true;
 }
 
@@ -391,8 +468,9 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     tp_wgb_item *ring = (tp_wgb_item *)(bars + 2 * kStages);
     uint32_t *badmap = (uint32_t *)(ring + kWG * kRing); /* [kMapWords], then the overflow word */
     tp_item_ctr *ctrs = (tp_item_ctr *)(badmap + kMapWords + 4); /* one a warpgroup */
+    unsigned char *Os = smem + (((unsigned char *)(ctrs + kWG) - smem + 1023) & ~1023); /* ones */
     const uint32_t full0 = tp_smem_addr(bars), empty0 = full0 + kStages * 8;
-    const int wg = threadIdx.x >> 7, wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     tp_wgb_item *myring = ring + wg * kRing;
     tp_item_ctr *myctr = ctrs + wg;
@@ -434,10 +512,10 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
         tp_cp_async_arrive(full0 + stage * 8);
         if (++pj == nt) pj = 0, pk++;
     };
-    auto finish = [&](int kk, float (&o)[kD / 2], float (&m)[2], float (&l)[2]) {
+    auto finish = [&](int kk, float (&o)[kD / 2 + 4], float (&m)[2]) {
         const tp_wgb_item &d = myring[kk & (kRing - 1)];
-        const bool bad = isnan(l[0]) || isnan(l[1]);
-        tp_wg_store_rows<T, kD>(a, (T *)a.out.data + d.o, [&]() { return d.lse; }, d.row + wl * 16 + g, o, m, l, t);
+        const bool bad = isnan(o[kD / 2]) || isnan(o[kD / 2 + 2]);
+        tp_wgb_store1<T>(a, (T *)a.out.data + d.o, [&]() { return d.lse; }, d.row + wl * 16 + g, o, m, t);
         if (__any_sync(0xffffffffu, bad) && lane == 0)
             atomicOr(kk < 32 * kMapWords ? badmap + (kk >> 5) : badmap + kMapWords,
                      kk < 32 * kMapWords ? 1u << (kk & 31) : 1u);
@@ -446,6 +524,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     if (threadIdx.x < 2 * kStages) tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
     for (int i = threadIdx.x; i <= kMapWords; i += kThreads) badmap[i] = 0u;
     tp_wgb_constants<T, kThreads, kRowsB, kWG * 2>(Is, Bs);
+    tp_wgb_ones<T, kThreads>(Os);
     if (wl == 0 && lane == 0)
         tp_item_ctr_init(myctr, a.bdim, a.Hq, a.n_qtiles, a.batch_inner, blockIdx.x, gridDim.x);
     if (wl == 0)
@@ -461,13 +540,15 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
 
     const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qw));
-    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks)), dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
+    const uint32_t va0 = tp_smem_addr(Vs), oa = tp_smem_addr(Os);
+    auto dv_at = [&](int stage) { return tp_wgb_desc_v1(va0 + stage * kTile, oa); };
     const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
     const uint64_t db0 = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
 
-    float o[kD / 2];
+    float o[kD / 2 + 4]; /* O, then the row sums (tp_wgb_issue_pv1) */
 #pragma unroll
-    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     uint32_t pa[kBN / 16][4];
     /* tile g in stage st (full parity ph), tile g-1 in stage sp (parity pph); item kk,
@@ -490,7 +571,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
         tp_wg_fence_regs(pa);
         tp_wg_fence_regs(o);
         tp_wg_fence();
-        if (!first) tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+        if (!first) tp_wgb_issue_pv1<T>(o, pa, dv_at(sp));
         tp_wgb_issue_s<T, kQBlk>(s, dq, tp_desc_add(dk0, st * kTile), di, tp_desc_add(db0, bb * kBBuf));
         tp_wg_commit();
         tp_wg_pass<kWG>(wg);
@@ -506,15 +587,15 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
             tp_cp_commit();
         }
         if (!first && j == 0) { /* item kk-1's P V finished in this batch */
-            finish(kk - 1, o, m, l);
+            finish(kk - 1, o, m);
 #pragma unroll
-            for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+            for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
             m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
         }
         float al[2];
-        tp_wg_softmax<kBN, 4, T>(s, m, l, al, wm, j * kBN, a.scale, TP_LOG2E, t, (const T *)NULL,
+        tp_wg_softmax<kBN, 4, T, false>(s, m, l, al, wm, j * kBN, a.scale, TP_LOG2E, t, (const T *)NULL,
                                  (const float *)NULL);
-        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+        tp_wg_rescale_pack<T, kD + 8, kBN>(o, al, s, pa);
         /* tile g+2 into tile g-1's stage once every warpgroup has left it */
         if (pk < nk) {
             if (!first) tp_mbar_wait(empty0 + sp * 8, pph);
@@ -535,12 +616,12 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     tp_wg_fence_regs(pa);
     tp_wg_fence_regs(o);
     tp_wg_fence();
-    tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, sp * kTile));
+    tp_wgb_issue_pv1<T>(o, pa, dv_at(sp));
     tp_wg_commit();
     if (wg != kWG - 1) tp_wg_pass<kWG>(wg);
     tp_wg_wait0();
     tp_wg_fence_regs(o);
-    finish(nk - 1, o, m, l);
+    finish(nk - 1, o, m);
 
     __syncthreads();
     if (threadIdx.x < 2 * kStages) tp_mbar_inval(full0 + threadIdx.x * 8);

@@ -444,9 +444,11 @@ typedef struct tprim_attn_params {
  * probabilities rounded to the input dtype before the product with v, as in every
  * flash kernel). f32 inputs with D, Dv <= 128 run on the tf32 tensor cores ("cuda"):
  * each operand of both products (q, k; the probabilities, v) is split into two tf32
- * pieces, x = big + small with |x - big - small| <= 2^-21 |x|, and each product is
- * summed from three tf32 products (small big + big small + big big) in f32: results
- * within ~1e-6 of f32 arithmetic (an infinite q, k or v element gives NaN there).
+ * pieces, x = big + small with |x - big - small| <= 2^-22 |x|, and each product is
+ * summed from three tf32 products (small big + big small + big big) in the tensor
+ * cores' f32 accumulators: relative error below 1e-5 (worst 7.3e-6 over the test table
+ * on an H200, where exact f32 arithmetic gives 7.4e-7; an infinite q, k or v element
+ * gives NaN there).
  * Larger D, and the pinned kernel "cuda_simt", use exact f32 arithmetic on the CUDA
  * cores. Kernels: "cuda_wgmma" (Hopper, sm_90: max(D, Dv) <= 256 with causal,
  * window, key lengths and lse, no ALiBi, soft-cap or key mask; at max(D, Dv) <= 32

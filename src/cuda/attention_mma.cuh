@@ -28,15 +28,23 @@
  * (D = 32, a mask bias over keys and a pair bias shared by the N rows) run here.
  *
  * T = float (f32 inputs, kD <= 128): the same kernel on the tf32 tensor cores, mma.sync
- * m16n8k8, with every operand in two pieces, x = big + small (tp_tf32_split: big is x
- * with the 13 low mantissa bits cleared, small the rest rounded to tf32), and each
- * product as three, small big + big small + big big (the small small term, below 2^-20
- * of the product, is dropped): ~2^-21 relative error an operand, f32-level results at
- * three tf32 products a product. Tiles stay f32 in shared memory (rows padded by 16
- * bytes: kD + 4 floats) and fragments are read with 32-bit loads, conflict-free; the
- * S accumulator feeds P V directly, its keys 2t, 2t + 1 of an n-tile taking the
- * k-slots t, t + 4 of m16n8k8, with V's rows read in the same order. An infinite
- * input becomes NaN (inf - inf in the split); f32 biases are added in f32 as above. */
+ * m16n8k8, with every operand in two pieces, x = big + small (tp_tf32_split: both
+ * rounded to nearest tf32), and each product as three, small big + big small + big big
+ * (the small small term, below 2^-22 of the product, is dropped): 2^-22 relative error
+ * an operand, at three tf32 products a product. Measured (H200, the CUDA tests): worst
+ * relative error 7.3e-6 over the case table, 7.45e-6 with big truncated instead of
+ * rounded (2^-20 an operand), and 7.4e-7 for the exact SIMT kernel: the split no longer
+ * sets the error; the likely cause is the tensor cores' f32 accumulation (products
+ * aligned and truncated, not rounded), over D / 8 x 3 steps for S and over every key
+ * for O. Tiles of P V summed in fresh accumulators and added in f32 would test that.
+ * Tiles stay f32 in shared memory (rows padded by 16 bytes: kD + 4 floats) and
+ * fragments are read with 32-bit loads, conflict-free; the S accumulator feeds P V
+ * directly, its keys 2t, 2t + 1 of an n-tile taking the k-slots t, t + 4 of m16n8k8,
+ * with V's rows read in the same order. An infinite input becomes NaN (inf - inf in the
+ * split); f32 biases are added in f32 as above. H200 (bench/gpu/ab.sh): B4 H16 S4096
+ * D128 18.0-18.2 ms, 30 TFLOP/s (the SIMT kernel: 622 ms); the triangle shape with f32
+ * inputs and biases 8.77 ms (PyTorch SDPA memory-efficient in f32, the bias
+ * materialised: 14.6 ms). */
 #include "attention_common.cuh"
 
 #include <math.h>
@@ -83,14 +91,15 @@ template <> struct tp_mma_type<float> { /* f32 inputs: the tf32 products below *
     static __device__ __forceinline__ float to_f32(float x) { return x; }
 };
 
-/* x = big + small in tf32 pieces: big is x with the 13 low mantissa bits cleared (it never
- * rounds past the f32 range), small = x - big (exact in f32) rounded to nearest tf32, so
- * |x - big - small| <= 2^-21 |x| (NaN stays NaN; an infinite x gives a NaN small). */
+/* x = big + small in tf32 pieces, each rounded to nearest (ties away from zero) by integer
+ * arithmetic on the bits: |x - big| <= 2^-11 |x|, small = x - big (exact in f32) rounded,
+ * so |x - big - small| <= 2^-22 |x|. A NaN x, an infinite one, or one within 2^-11 of the
+ * end of the f32 range gives a NaN small (inf - inf). */
+__device__ __forceinline__ uint32_t tp_tf32_round(uint32_t u) { return (u + 0x1000u) & 0xffffe000u; }
 __device__ __forceinline__ void tp_tf32_split(float x, uint32_t &big, uint32_t &small)
 {
-    big = __float_as_uint(x) & 0xffffe000u;
-    const float r = x - __uint_as_float(big);
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(small) : "f"(r));
+    big = tp_tf32_round(__float_as_uint(x));
+    small = tp_tf32_round(__float_as_uint(x - __uint_as_float(big)));
 }
 /* c += a b, m16n8k8, tf32 operands, f32 accumulation */
 __device__ __forceinline__ void tp_mma_tf32(float *c, const uint32_t *a, uint32_t b0, uint32_t b1)

@@ -24,7 +24,8 @@ static const attn_shape attn_shapes[] = {
 /* evoformer: B is the flattened batch B x N; the mask bias is [B*N, 1, 1, L] and the
  * pair bias [1, H, L, L] is shared by every row (OpenFold's [B, N, 1, 1, L] and
  * [B, 1, H, L, L] with B = 1). The biases are in the input dtype (bf16, as OpenFold's
- * bf16 runs make them and as the PyTorch peers take them), or f32 (_f32bias). */
+ * bf16 runs make them and as the PyTorch peers take them), or f32 (_f32bias: with bf16,
+ * f16 and f32 inputs, the last as OpenFold runs in f32). */
 static const attn_shape evo_shapes[] = {
     {"tri_start_n768", 768, 4, 4, 768, 32, 0, 2},
     {"tri_start_n768_f32bias", 768, 4, 4, 768, 32, 0, 1},
@@ -216,19 +217,20 @@ int suite_cuda(bench_run *b, const char *suite)
     }
     if (all || strcmp(suite, "evoformer") == 0)
         for (int i = 0; i < ne; i++)
-            b->case_total += bench_selected(b, evo_shapes[i].name) ? (evo_shapes[i].bias == 2 ? 1 : 2) : 0;
+            b->case_total += bench_selected(b, evo_shapes[i].name) ? (evo_shapes[i].bias == 2 ? 1 : 3) : 0;
     if (all || strcmp(suite, "attention") == 0)
         for (int i = 0; i < na; i++) {
             if (!bench_selected(b, attn_shapes[i].name)) continue;
-            /* f32 inputs (the exact f32 kernel) on the first shape only */
+            /* f32 inputs (the tf32 path) on the first shape only */
             for (int d = 0; d < (i == 0 ? 3 : 2); d++)
                 rc |= run_case(b, "attention", &attn_shapes[i], dts[d], i);
         }
     if (all || strcmp(suite, "evoformer") == 0)
         for (int i = 0; i < ne; i++) {
             if (!bench_selected(b, evo_shapes[i].name)) continue;
-            /* biases in the input dtype: bf16 only (-1e9 has no f16 value) */
-            for (int d = 0; d < (evo_shapes[i].bias == 2 ? 1 : 2); d++)
+            /* biases in the input dtype: bf16 only (-1e9 has no f16 value); f32 biases:
+             * bf16, f16 and f32 inputs */
+            for (int d = 0; d < (evo_shapes[i].bias == 2 ? 1 : 3); d++)
                 rc |= run_case(b, "evoformer", &evo_shapes[i], dts[d], 100 + i);
         }
     return rc;

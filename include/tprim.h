@@ -442,8 +442,15 @@ typedef struct tprim_attn_params {
  * the same contract, enqueued on the context's stream. bf16/f16 with D, Dv <= 256 run
  * on the tensor cores (products of bf16/f16 operands, f32 accumulation, the
  * probabilities rounded to the input dtype before the product with v, as in every
- * flash kernel); f32 inputs, and larger D, run a kernel of exact f32 arithmetic on
- * the CUDA cores. Kernels: "cuda_wgmma" (Hopper, sm_90: max(D, Dv) <= 256 with causal,
+ * flash kernel). f32 inputs with D, Dv <= 128 run on the tf32 tensor cores ("cuda"):
+ * each operand of both products (q, k; the probabilities, v) is split into two tf32
+ * pieces, x = big + small with |x - big - small| <= 2^-22 |x|, and each product is
+ * summed from three tf32 products (small big + big small + big big) in the tensor
+ * cores' f32 accumulators: relative error below 1e-5 (worst 7.3e-6 over the test table
+ * on an H200, where exact f32 arithmetic gives 7.4e-7; an infinite q, k or v element
+ * gives NaN there).
+ * Larger D, and the pinned kernel "cuda_simt", use exact f32 arithmetic on the CUDA
+ * cores. Kernels: "cuda_wgmma" (Hopper, sm_90: max(D, Dv) <= 256 with causal,
  * window, key lengths and lse, no ALiBi, soft-cap or key mask; at max(D, Dv) <= 32
  * also one or two additive biases, all f32 or all of the input dtype, of unit key
  * stride with 16-byte aligned rows, two only when one of them is a single row shared
@@ -455,7 +462,8 @@ typedef struct tprim_attn_params {
  * turn into NaN) is recomputed with the biases added per score. With 1 < scale <= 2^10
  * the tensor cores add the mask bias only (one more k-step of q.k, 1 / scale in three
  * pieces). q, k, v rows 16-byte aligned with unit column stride; chosen first where it
- * accepts), "cuda" (tensor cores, sm_80+, every option) and "cuda_simt".
+ * accepts), "cuda" (tensor cores, sm_80+, every option; bf16, f16, and f32 as above)
+ * and "cuda_simt".
  *
  * Errors (nothing is written on error):
  *   TPRIM_ERR_NULL_POINTER      ctx, q, k, v, out or a data pointer of a non-empty tensor

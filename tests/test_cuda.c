@@ -1,7 +1,8 @@
 /* test_cuda.c -- the CUDA attention kernels against the float64 oracle, on the GPU.
  * The whole forward case table of test_attention.c runs through each CUDA kernel: the
  * tensor-core kernel ("cuda") in bf16 and f16 (every f32 case of the table is run in
- * both), the f32 kernel ("cuda_simt") in the table's own dtypes, and the automatic
+ * both, and in f32 on its tf32 path where max(D, Dv) <= 128), the f32 kernel
+ * ("cuda_simt") in the table's own dtypes, and the automatic
  * choice; every tensor is mirrored in device memory with its guard bytes (attn_case.c),
  * outputs are poisoned, and larger shapes exercise several query and key tiles, the
  * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
@@ -17,6 +18,24 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
 {
 #define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     attn_case c;
+    /* f32 on the tf32 path: several tiles of each configuration (plain D = 128 causal
+     * with lse; D = 64 with window, ALiBi, soft-cap and key lengths; the evoformer shape
+     * with f32 mask and pair biases, staged) */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
+    c.dt = TPRIM_F32, c.causal = 1, c.lse = 1;
+    ADD(c);
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 200, c.Sk = 333, c.D = 64, c.Dv = 48;
+    c.dt = TPRIM_F32, c.use_window = 1, c.wl = 90, c.wr = 10, c.alibi = 1, c.softcap = 15.0f;
+    c.klen = 3, c.lse = 1, c.layout = LAYOUT_BSHD;
+    ADD(c);
+    memset(&c, 0, sizeof c);
+    c.nbd = 2, c.bd[0] = 1, c.bd[1] = 5, c.Hq = c.Hkv = 4, c.Sq = c.Sk = 150, c.D = c.Dv = 32;
+    c.dt = TPRIM_F32, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1;
+    ADD(c);
+    c.layout = LAYOUT_PADDED, c.Sq = 70; /* strided rows: the scalar loads */
+    ADD(c);
     /* several query and key tiles, causal bottom-right with Sq < Sk, lse */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 4, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
@@ -262,9 +281,9 @@ static tprim_ctx *gpu_ctx(void)
     return ctx;
 }
 
-/* The tensor-core kernels' table (tc, room for 640): every case of the CPU table (n of
- * them left in table, room for 320) in bf16 and f16, then the GPU cases; returns its
- * size. */
+/* The tensor-core kernels' table (tc, room for 960): every case of the CPU table (n of
+ * them left in table, room for 320) in bf16 and f16 (and the f32 ones in f32 too, up to
+ * max(D, Dv) = 128: the tf32 path), then the GPU cases; returns its size. */
 static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
 {
     *n = attn_build_cases(table, 256);
@@ -272,13 +291,14 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     for (int i = 0; i < *n; i++) {
         attn_case c = table[i];
         if (c.dt == TPRIM_F32) {
+            if ((c.D > c.Dv ? c.D : c.Dv) <= 128) tc[m++] = c;
             c.dt = TPRIM_BF16;
             tc[m++] = c;
             c.dt = TPRIM_F16;
         }
         tc[m++] = c;
     }
-    return add_gpu_cases(tc, m, 640);
+    return add_gpu_cases(tc, m, 960);
 }
 
 /* The Hopper kernel (cuda_wgmma) on the persistent-kernel cases and the table tc[0 .. m);
@@ -314,7 +334,7 @@ void suite_cuda_wgmma(void)
     check_item_counter();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
-    static attn_case table[320], tc[640];
+    static attn_case table[320], tc[960];
     int n;
     const int m = build_tc_cases(table, &n, tc);
     g_attn_cuda = 1;
@@ -329,14 +349,14 @@ void suite_cuda(void)
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);
-    static attn_case table[320], tc[640];
+    static attn_case table[320], tc[960];
     int n;
     const int m = build_tc_cases(table, &n, tc);
     g_attn_cuda = 1;
     const int nw = run_wgmma(ctx, tc, m);
     run_cases(ctx, "cuda", tc, m);
     int ns = add_gpu_cases(table, n, 320);
-    CHECK(m < 640 && ns < 320, "the GPU case tables are full (%d, %d): cases were dropped", m, ns);
+    CHECK(m < 960 && ns < 320, "the GPU case tables are full (%d, %d): cases were dropped", m, ns);
     run_cases(ctx, "cuda_simt", table, ns);
     run_cases(ctx, NULL, table, ns);
     /* the automatic choice: the tensor-core kernel for bf16 */
@@ -359,6 +379,22 @@ void suite_cuda(void)
     last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
     CHECK(last && strcmp(last, nw ? "cuda_wgmma" : "cuda") == 0, "auto choice for plain f16 on CUDA: %s",
           last ? last : "-");
+    /* f32: the tf32 path of the tensor-core kernel up to max(D, Dv) = 128, SIMT above */
+    int i32 = 0, i32big = -1;
+    for (int i = 0; i < ns; i++)
+        if (table[i].dt == TPRIM_F32 && (table[i].D > table[i].Dv ? table[i].D : table[i].Dv) > 128) i32big = i;
+    while (i32 < ns && !(table[i32].dt == TPRIM_F32 && table[i32].D <= 128 && table[i32].Dv <= 128)) i32++;
+    if (CHECK(i32 < ns, "no f32 case with max(D, Dv) <= 128 in the table")) {
+        attn_case_run(ctx, &table[i32], 4, "cuda[auto]", NULL, NULL);
+        last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
+        CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f32 on CUDA: %s", last ? last : "-");
+    }
+    if (i32big >= 0) {
+        attn_case_run(ctx, &table[i32big], 5, "cuda[auto]", NULL, NULL);
+        last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
+        CHECK(last && strcmp(last, "cuda_simt") == 0, "auto choice for f32 with D > 128 on CUDA: %s",
+              last ? last : "-");
+    }
     /* determinism: the same bits twice */
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;

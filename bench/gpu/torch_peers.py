@@ -30,7 +30,8 @@ ATTN_CASES = [
     ("b2_h16_s4096_d256", 2, 16, 16, 4096, 256, False),
     ("gqa32_8_s8192_d128_causal", 1, 32, 8, 8192, 128, True),
 ]
-# name, B, N (rows), H, L (attended length), D; bf16 only (-1e9 does not fit in f16)
+# name, B, N (rows), H, L (attended length), D; bf16 (-1e9 does not fit in f16), and f32
+# (everything f32, as OpenFold runs by default) under tprim's name NAME_f32bias
 EVO_CASES = [
     ("tri_start_n768", 1, 768, 4, 768, 32),
     ("msa_row_n512_l384", 1, 512, 8, 384, 32),
@@ -214,68 +215,71 @@ def attention_suite(machine, reps, want, emit):
 
 
 def evoformer_suite(machine, reps, want, emit):
-    dname, dt = "bf16", torch.bfloat16
-    for name, B, N, H, L, D in EVO_CASES:
-        if not want("evoformer", name, dname):
-            continue
-        gen = torch.Generator(device=DEV).manual_seed(1234)
-        qkv_bytes = 3 * B * N * H * L * D * 2
-        nsets = 3 if qkv_bytes < ROTATE_LIMIT_BYTES else 1
-        sets = [tuple(torch.randn(B, N, H, L, D, device=DEV, dtype=dt) for _ in range(3))
-                for _ in range(nsets)]
-        # OpenFold: mask bias 1e9 * (mask - 1), about 5% of the keys of each row masked.
-        mask = (torch.rand(B, N, 1, 1, L, device=DEV, generator=gen) >= 0.05).float()
-        mask_bias = (1e9 * (mask - 1.0)).to(dt)
-        pair_bias = torch.randn(B, 1, H, L, L, device=DEV, dtype=dt)
-        del mask
-        # Reference: rows 0-1 of batch 0, all heads and queries, biases as stored (bf16).
-        q, k, v = (t[0, :2].double() for t in sets[0])
-        ref = ref_attention(q, k, v, bias=mask_bias[0, :2].double() + pair_bias[0].double())
-        del q, k, v
-        flops = 2.0 * (D + D) * L * L * B * N * H
-        params = {"B": B * N, "Hq": H, "Hkv": H, "Sq": L, "Sk": L, "D": D, "Dv": D,
-                  "causal": False, "N": N, "bias": "mask+pair"}
-        flat = [tuple(t.view(B * N, H, L, D) for t in s) for s in sets]
+    for base, B, N, H, L, D in EVO_CASES:
+        for dname, dt, name in (("bf16", torch.bfloat16, base), ("f32", torch.float32, base + "_f32bias")):
+            if want("evoformer", name, dname):
+                evoformer_case(machine, reps, emit, name, dname, dt, B, N, H, L, D)
 
-        # SDPA: the two biases summed into one materialised [B*N, H, L, L] mask (not timed).
-        full = (mask_bias + pair_bias).expand(B, N, H, L, L).reshape(B * N, H, L, L).contiguous()
-        for impl, backend in [("torch_sdpa_efficient", SDPBackend.EFFICIENT_ATTENTION),
-                              ("torch_sdpa_auto", None)]:
-            rec = record("evoformer", name, impl, dname, dict(params), flops, machine)
 
-            def fn(i, backend=backend):
-                if backend is None:
-                    return F.scaled_dot_product_attention(*flat[i], attn_mask=full)
-                with sdpa_kernel(backend):
-                    return F.scaled_dot_product_attention(*flat[i], attn_mask=full)
+def evoformer_case(machine, reps, emit, name, dname, dt, B, N, H, L, D):
+    gen = torch.Generator(device=DEV).manual_seed(1234)
+    qkv_bytes = 3 * B * N * H * L * D * (4 if dt == torch.float32 else 2)
+    nsets = 3 if qkv_bytes < ROTATE_LIMIT_BYTES else 1
+    sets = [tuple(torch.randn(B, N, H, L, D, device=DEV, dtype=dt) for _ in range(3))
+            for _ in range(nsets)]
+    # OpenFold: mask bias 1e9 * (mask - 1), about 5% of the keys of each row masked.
+    mask = (torch.rand(B, N, 1, 1, L, device=DEV, generator=gen) >= 0.05).float()
+    mask_bias = (1e9 * (mask - 1.0)).to(dt)
+    pair_bias = torch.randn(B, 1, H, L, L, device=DEV, dtype=dt)
+    del mask
+    # Reference: rows 0-1 of batch 0, all heads and queries, biases as stored.
+    q, k, v = (t[0, :2].double() for t in sets[0])
+    ref = ref_attention(q, k, v, bias=mask_bias[0, :2].double() + pair_bias[0].double())
+    del q, k, v
+    flops = 2.0 * (D + D) * L * L * B * N * H
+    params = {"B": B * N, "Hq": H, "Hkv": H, "Sq": L, "Sk": L, "D": D, "Dv": D,
+              "causal": False, "N": N, "bias": "mask+pair"}
+    flat = [tuple(t.view(B * N, H, L, D) for t in s) for s in sets]
 
-            run_record(rec, fn, nsets, reps, lambda o: rel_err(o.reshape(B, N, H, L, D)[0, :2], ref))
-            if rec["ms"] is not None:
-                rec["peak_extra_bytes"] = full.numel() * full.element_size()
-                rec["note"] = "attn_mask materialised as [B*N,H,L,L] bf16 (built outside the timing)"
-            emit(rec)
-        del full
-        free()
+    # SDPA: the two biases summed into one materialised [B*N, H, L, L] mask (not timed).
+    full = (mask_bias + pair_bias).expand(B, N, H, L, L).reshape(B * N, H, L, L).contiguous()
+    for impl, backend in [("torch_sdpa_efficient", SDPBackend.EFFICIENT_ATTENTION),
+                          ("torch_sdpa_auto", None)]:
+        rec = record("evoformer", name, impl, dname, dict(params), flops, machine)
 
-        # OpenFold's _attention written with plain ops on the logical 5-d tensors.
-        scale = 1.0 / math.sqrt(D)
+        def fn(i, backend=backend):
+            if backend is None:
+                return F.scaled_dot_product_attention(*flat[i], attn_mask=full)
+            with sdpa_kernel(backend):
+                return F.scaled_dot_product_attention(*flat[i], attn_mask=full)
 
-        def plain(i):
-            q, k, v = sets[i]
-            a = (q * scale) @ k.transpose(-1, -2)
-            a += mask_bias
-            a += pair_bias
-            a = torch.softmax(a, -1, dtype=torch.float32).to(dt)
-            return a @ v
-
-        rec = record("evoformer", name, "torch_plain", dname, dict(params), flops, machine)
-        run_record(rec, plain, nsets, reps, lambda o: rel_err(o[0, :2], ref), track_mem=True)
+        run_record(rec, fn, nsets, reps, lambda o: rel_err(o.reshape(B, N, H, L, D)[0, :2], ref))
         if rec["ms"] is not None:
-            rec["note"] = ("softmax in float32, cast back to bf16 (OpenFold's softmax_no_cast keeps "
-                           "the input dtype); peak_extra_bytes includes the output")
+            rec["peak_extra_bytes"] = full.numel() * full.element_size()
+            rec["note"] = f"attn_mask materialised as [B*N,H,L,L] {dname} (built outside the timing)"
         emit(rec)
-        del sets, flat, mask_bias, pair_bias, ref
-        free()
+    del full
+    free()
+
+    # OpenFold's _attention written with plain ops on the logical 5-d tensors.
+    scale = 1.0 / math.sqrt(D)
+
+    def plain(i):
+        q, k, v = sets[i]
+        a = (q * scale) @ k.transpose(-1, -2)
+        a += mask_bias
+        a += pair_bias
+        a = torch.softmax(a, -1, dtype=torch.float32).to(dt)
+        return a @ v
+
+    rec = record("evoformer", name, "torch_plain", dname, dict(params), flops, machine)
+    run_record(rec, plain, nsets, reps, lambda o: rel_err(o[0, :2], ref), track_mem=True)
+    if rec["ms"] is not None:
+        rec["note"] = ("softmax in float32, cast back to the input dtype (OpenFold's softmax_no_cast "
+                       "keeps the input dtype); peak_extra_bytes includes the output")
+    emit(rec)
+    del sets, flat, mask_bias, pair_bias, ref
+    free()
 
 
 def fmt(x, spec, none="-"):

@@ -20,6 +20,15 @@
  *   kD = 256: 4 warps of 1 m-tile, 32 keys a tile (O alone is 128 registers a thread).
  * Shared memory: (rows + 4 x keys) x (kD + 8) x 2 bytes (Q, double-buffered K and V).
  *
+ * f32 inputs with max(D, Dv) <= 128 run the same kernel on the tf32 tensor cores, three
+ * products a product (attention_mma.cuh), from f32 tiles: (rows + 4 x keys) x (kD + 4)
+ * x 4 bytes, twice the 16-bit tiles, so the tiles are smaller where that keeps two blocks
+ * a SM: plain kD = 32 and 64 as above (55 and 104 KB; 3 and 2 blocks); kD = 96, 128: 4
+ * warps of 1 m-tile, 32 keys a tile (101 KB, 2 blocks); full: 8 warps of 1 m-tile, 64
+ * keys (32 at kD = 128); staged: 32 keys a tile (78 and 111 KB with the bias tiles). Q is
+ * read from shared memory (its split pieces would double its registers). Above 128, f32
+ * runs the SIMT kernel.
+ *
  * On sm_90 the plain path with max(D, Dv) <= 256, and at max(D, Dv) <= 32 one or two
  * biases of unit key stride, all f32 or all of the input dtype (the second, if any, one
  * row for every query), run the
@@ -49,6 +58,11 @@ static const mma_cfg g_cfgs[] = {
     {96, 0, 2, 64, 4},  {96, 1, 1, 64, 8},  {128, 0, 2, 64, 4}, {128, 1, 1, 64, 8},
     {256, 0, 1, 32, 4}, {256, 1, 1, 32, 4},
 };
+/* f32 inputs (attention_mma_f32.cu instantiates the same list) */
+static const mma_cfg g_cfgs_f32[] = {
+    {32, 0, 2, 64, 4}, {32, 2, 1, 32, 8}, {32, 1, 1, 64, 8},  {64, 0, 2, 64, 4},
+    {64, 2, 1, 32, 8}, {64, 1, 1, 64, 8}, {128, 0, 1, 32, 4}, {128, 1, 1, 32, 8},
+};
 
 static int needs_full(const tp_attn_problem *p)
 {
@@ -72,8 +86,10 @@ static const mma_cfg *pick_cfg(const tp_attn_problem *p)
     int64_t need = p->D > p->Dv ? p->D : p->Dv;
     int feat = needs_full(p);
     int stage = feat && biases_stageable(p);
-    for (size_t i = 0; i < sizeof g_cfgs / sizeof g_cfgs[0]; i++) {
-        const mma_cfg *c = &g_cfgs[i];
+    const int f32 = p->dtype == TPRIM_F32;
+    const size_t n = f32 ? sizeof g_cfgs_f32 / sizeof g_cfgs_f32[0] : sizeof g_cfgs / sizeof g_cfgs[0];
+    for (size_t i = 0; i < n; i++) {
+        const mma_cfg *c = f32 ? &g_cfgs_f32[i] : &g_cfgs[i];
         if (need > c->kd || (c->feat == 0) != (feat == 0)) continue;
         if (c->feat == 2 && !stage) continue;
         return c;
@@ -92,9 +108,7 @@ static const char *mma_accepts(const void *prob)
     const tp_attn_problem *p = prob;
     const char *why = cuda_common_accepts(p);
     if (why) return why;
-    if (p->dtype != TPRIM_BF16 && p->dtype != TPRIM_F16)
-        return "f32 inputs (the tensor-core kernel takes bf16 and f16)";
-    if (!pick_cfg(p)) return "D or Dv > 256";
+    if (!pick_cfg(p)) return p->dtype == TPRIM_F32 ? "f32 inputs with D or Dv > 128" : "D or Dv > 256";
     int arch = tp_cu_arch(p->device_id);
     if (arch && arch < 80) return "the GPU is older than sm_80";
     return NULL;
@@ -185,11 +199,12 @@ static tprim_status mma_run(tprim_ctx *ctx, const void *prob)
     tp_cu_attn a;
     to_cu(p, &a);
     char name[64];
-    snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d", p->dtype == TPRIM_BF16 ? "bf16" : "f16",
-             c->kd, c->feat);
+    snprintf(name, sizeof name, "tp_attn_mma_%s_d%d_f%d",
+             p->dtype == TPRIM_BF16 ? "bf16" : p->dtype == TPRIM_F16 ? "f16" : "f32", c->kd, c->feat);
     const int bm = c->warps * 16 * c->mt;
     const int64_t blocks = grid_blocks(&a, p, bm);
-    size_t smem = (size_t)(bm + 4 * c->bn) * (size_t)(c->kd + 8) * 2;
+    const size_t es = tprim_dtype_size(p->dtype); /* rows padded by 16 bytes */
+    size_t smem = (size_t)(bm + 4 * c->bn) * ((size_t)c->kd + 16 / es) * es;
     if (c->feat == 2) { /* double-buffered bias tiles: one row when broadcast over queries */
         for (int x = 0; x < p->nbias; x++) a.bstage[x] = p->bias[x].si == 0 ? 1 : bm;
         smem += (size_t)2 * (size_t)(a.bstage[0] + a.bstage[1]) * (size_t)(c->bn + 8) * 4;

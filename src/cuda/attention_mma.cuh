@@ -25,7 +25,26 @@
  * broadcast over queries) is copied with cp.async beside K and V, in the same double
  * buffer, and read back in the accumulator layout as float2 (rows padded to kBN + 8
  * floats: the 16 lanes of a half-warp hit 32 distinct banks). The evoformer shapes
- * (D = 32, a mask bias over keys and a pair bias shared by the N rows) run here. */
+ * (D = 32, a mask bias over keys and a pair bias shared by the N rows) run here.
+ *
+ * T = float (f32 inputs, kD <= 128): the same kernel on the tf32 tensor cores, mma.sync
+ * m16n8k8, with every operand in two pieces, x = big + small (tp_tf32_split: both
+ * rounded to nearest tf32), and each product as three, small big + big small + big big
+ * (the small small term, below 2^-22 of the product, is dropped): 2^-22 relative error
+ * an operand, at three tf32 products a product. Measured (H200, the CUDA tests): worst
+ * relative error 7.3e-6 over the case table, 7.45e-6 with big truncated instead of
+ * rounded (2^-20 an operand), and 7.4e-7 for the exact SIMT kernel: the split no longer
+ * sets the error; the likely cause is the tensor cores' f32 accumulation (products
+ * aligned and truncated, not rounded), over D / 8 x 3 steps for S and over every key
+ * for O. Tiles of P V summed in fresh accumulators and added in f32 would test that.
+ * Tiles stay f32 in shared memory (rows padded by 16 bytes: kD + 4 floats) and
+ * fragments are read with 32-bit loads, conflict-free; the S accumulator feeds P V
+ * directly, its keys 2t, 2t + 1 of an n-tile taking the k-slots t, t + 4 of m16n8k8,
+ * with V's rows read in the same order. An infinite input becomes NaN (inf - inf in the
+ * split); f32 biases are added in f32 as above. H200 (bench/gpu/ab.sh): B4 H16 S4096
+ * D128 18.0-18.2 ms, 30 TFLOP/s (the SIMT kernel: 622 ms); the triangle shape with f32
+ * inputs and biases 8.77 ms (PyTorch SDPA memory-efficient in f32, the bias
+ * materialised: 14.6 ms). */
 #include "attention_common.cuh"
 
 #include <math.h>
@@ -66,6 +85,39 @@ template <> struct tp_mma_type<__half> {
     static __device__ __forceinline__ float to_f32(T x) { return __half2float(x); }
 };
 
+template <> struct tp_mma_type<float> { /* f32 inputs: the tf32 products below */
+    typedef float T;
+    static __device__ __forceinline__ float from_f32(float x) { return x; }
+    static __device__ __forceinline__ float to_f32(float x) { return x; }
+};
+
+/* x = big + small in tf32 pieces, each rounded to nearest (ties away from zero) by integer
+ * arithmetic on the bits: |x - big| <= 2^-11 |x|, small = x - big (exact in f32) rounded,
+ * so |x - big - small| <= 2^-22 |x|. A NaN x, an infinite one, or one within 2^-11 of the
+ * end of the f32 range gives a NaN small (inf - inf). */
+__device__ __forceinline__ uint32_t tp_tf32_round(uint32_t u) { return (u + 0x1000u) & 0xffffe000u; }
+__device__ __forceinline__ void tp_tf32_split(float x, uint32_t &big, uint32_t &small)
+{
+    big = tp_tf32_round(__float_as_uint(x));
+    small = tp_tf32_round(__float_as_uint(x - __uint_as_float(big)));
+}
+/* c += a b, m16n8k8, tf32 operands, f32 accumulation */
+__device__ __forceinline__ void tp_mma_tf32(float *c, const uint32_t *a, uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+/* c += (a_big + a_small)(b_big + b_small) less a_small b_small, the small terms first */
+__device__ __forceinline__ void tp_mma_tf32x3(float *c, const uint32_t *ab, const uint32_t *as, uint32_t bb0,
+                                              uint32_t bb1, uint32_t bs0, uint32_t bs1)
+{
+    tp_mma_tf32(c, as, bb0, bb1);
+    tp_mma_tf32(c, ab, bs0, bs1);
+    tp_mma_tf32(c, ab, bb0, bb1);
+}
+
 __device__ __forceinline__ uint32_t tp_smem_addr(const void *p)
 {
     return (uint32_t)__cvta_generic_to_shared(p);
@@ -98,21 +150,22 @@ __device__ __forceinline__ void tp_ldsm_x4_t(uint32_t *r, const void *p)
 
 /* Load rows [row0, row0 + R) x columns [0, kD) of an operand (rows at stride si,
  * columns at stride sj, from `base`, valid rows < nrows, valid columns < ncols) into a
- * shared tile of row stride kS. Vector path: cp.async, 8 elements per copy. */
+ * shared tile of row stride kS. Vector path: cp.async, 16 bytes (8 or 4 elements) per
+ * copy. */
 template <typename T, int R, int kD, int kS, int kThreads>
 __device__ __forceinline__ void tp_load_tile(T *dst, const T *base, const tp_cu_op &o,
                                              int64_t row0, int64_t nrows, int64_t ncols)
 {
-    constexpr int kChunks = kD / 8;
+    constexpr int kE = 16 / (int)sizeof(T), kChunks = kD / kE;
     if (o.vec) {
 #pragma unroll
         for (int c = threadIdx.x; c < R * kChunks; c += kThreads) {
-            const int r = c / kChunks, cc = (c % kChunks) * 8;
+            const int r = c / kChunks, cc = (c % kChunks) * kE;
             const int64_t gr = row0 + r;
             int n = 0;
             const T *src = base;
             if (gr < nrows && cc < ncols) {
-                n = (int)((ncols - cc < 8 ? ncols - cc : 8) * (int64_t)sizeof(T));
+                n = (int)((ncols - cc < kE ? ncols - cc : kE) * (int64_t)sizeof(T));
                 src = base + gr * o.si + cc;
             }
             tp_cp_async16(dst + r * kS + cc, src, n);
@@ -194,10 +247,12 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 {
     typedef tp_mma_type<T> M;
     constexpr int kBM = kWarps * 16 * kM; /* query rows per block */
-    constexpr int kS = kD + 8;            /* padded shared row, elements */
+    constexpr bool kF32 = sizeof(T) == 4; /* the tf32 products */
+    constexpr int kS = kD + 16 / (int)sizeof(T); /* padded shared row (16 bytes more), elements */
     constexpr int kThreads = kWarps * 32;
     constexpr int kNT = kBN / 8;          /* n-tiles of S per m-tile */
-    constexpr int kKS = kD / 16;          /* k-steps of Q K^T */
+    constexpr int kKS = kD / 16;          /* k-steps of Q K^T (16-bit) */
+    static_assert(!kF32 || !kQReg, "the f32 path reads Q from shared memory");
     constexpr int kDT = kD / 8;           /* n-tiles of O */
     T *Qs = smem;
     T *Ks = Qs + kBM * kS;                /* [2][kBN][kS] */
@@ -304,7 +359,7 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
         const T *Kt = Ks + buf * kBN * kS, *Vt = Vs + buf * kBN * kS;
         const int64_t k0 = tile * kBN;
 
-        if (kQReg && tile == t_begin) {
+        if (kQReg && !kF32 && tile == t_begin) {
 #pragma unroll
             for (int mt = 0; mt < kM; mt++)
 #pragma unroll
@@ -354,6 +409,31 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
         for (int mt = 0; mt < kM; mt++)
 #pragma unroll
             for (int n = 0; n < kNT; n++) s[mt][n][0] = s[mt][n][1] = s[mt][n][2] = s[mt][n][3] = 0.0f;
+        if constexpr (kF32) {
+            /* three tf32 products a product; Q and K fragments split as they are read */
+#pragma unroll
+            for (int ks = 0; ks < kD / 8; ks++) {
+                if (ks * 8 >= a.D) break;
+                uint32_t qb[kM][4], qs[kM][4];
+#pragma unroll
+                for (int mt = 0; mt < kM; mt++) {
+                    const T *qr = Qw + (mt * 16 + g) * kS + ks * 8 + t;
+                    tp_tf32_split(qr[0], qb[mt][0], qs[mt][0]);
+                    tp_tf32_split(qr[8 * kS], qb[mt][1], qs[mt][1]);
+                    tp_tf32_split(qr[4], qb[mt][2], qs[mt][2]);
+                    tp_tf32_split(qr[8 * kS + 4], qb[mt][3], qs[mt][3]);
+                }
+#pragma unroll
+                for (int n = 0; n < kNT; n++) {
+                    const T *kr = Kt + (n * 8 + g) * kS + ks * 8 + t;
+                    uint32_t kb0, ks0, kb1, ks1;
+                    tp_tf32_split(kr[0], kb0, ks0);
+                    tp_tf32_split(kr[4], kb1, ks1);
+#pragma unroll
+                    for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(s[mt][n], qb[mt], qs[mt], kb0, kb1, ks0, ks1);
+                }
+            }
+        } else
 #pragma unroll
         for (int ks = 0; ks < kKS; ks++) {
             if (ks * 16 >= a.D) break;
@@ -476,7 +556,32 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                 for (int d = 0; d < kDT; d++) o[mt][d][2 * r] *= al, o[mt][d][2 * r + 1] *= al;
             }
 
-        /* O += P V: each V fragment feeds kM products */
+        /* O += P V: each V fragment feeds kM products. f32: n-tile n of S is the k-step
+         * of 8 keys, its keys 2t and 2t + 1 in k-slots t and t + 4 (so a0..a3 are S's
+         * c0, c2, c1, c3) and V's rows read in that order */
+        if constexpr (kF32) {
+#pragma unroll
+            for (int n = 0; n < kNT; n++) {
+                uint32_t pb[kM][4], ps[kM][4];
+#pragma unroll
+                for (int mt = 0; mt < kM; mt++) {
+                    tp_tf32_split(s[mt][n][0], pb[mt][0], ps[mt][0]);
+                    tp_tf32_split(s[mt][n][2], pb[mt][1], ps[mt][1]);
+                    tp_tf32_split(s[mt][n][1], pb[mt][2], ps[mt][2]);
+                    tp_tf32_split(s[mt][n][3], pb[mt][3], ps[mt][3]);
+                }
+#pragma unroll
+                for (int d = 0; d < kDT; d++) {
+                    if (d * 8 >= a.Dv) break;
+                    const T *vr = Vt + (n * 8 + 2 * t) * kS + d * 8 + g;
+                    uint32_t vb0, vs0, vb1, vs1;
+                    tp_tf32_split(vr[0], vb0, vs0);
+                    tp_tf32_split(vr[kS], vb1, vs1);
+#pragma unroll
+                    for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(o[mt][d], pb[mt], ps[mt], vb0, vb1, vs0, vs1);
+                }
+            }
+        } else
 #pragma unroll
         for (int kk = 0; kk < kBN / 16; kk++) {
             uint32_t pa[kM][4];
@@ -522,7 +627,8 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                 const int64_t c = d * 8 + 2 * t;
                 const float x0 = o[mt][d][2 * r] * inv, x1 = o[mt][d][2 * r + 1] * inv;
                 if (pair && c + 1 < a.Dv) {
-                    *reinterpret_cast<uint32_t *>(orow + c) = M::pack(x0, x1);
+                    if constexpr (kF32) *reinterpret_cast<float2 *>(orow + c) = make_float2(x0, x1);
+                    else *reinterpret_cast<uint32_t *>(orow + c) = M::pack(x0, x1);
                 } else {
                     if (c < a.Dv) orow[c * a.out.sj] = M::from_f32(x0);
                     if (c + 1 < a.Dv) orow[(c + 1) * a.out.sj] = M::from_f32(x1);
@@ -535,7 +641,7 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 }
 
 /* One extern "C" kernel per (dtype, head size, path), named for the driver lookup:
- * tp_attn_mma_<bf16|f16>_d<kD>_f<0|1>. */
+ * tp_attn_mma_<bf16|f16|f32>_d<kD>_f<0|1|2>. */
 #define TP_ATTN_MMA_KERNEL(TNAME, T, KD, MT, BN, WARPS, QREG, FEAT, MINB)                    \
     extern "C" __global__ void __launch_bounds__(WARPS * 32, MINB)                             \
         tp_attn_mma_##TNAME##_d##KD##_f##FEAT(const tp_cu_attn a)                              \

@@ -9,7 +9,10 @@
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
 #include "cuda/item_counter.h"
+#include "cuda/tf32_split.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,6 +226,63 @@ static void check_refusals(tprim_ctx *ctx)
           tprim_ctx_last_error(ctx));
 }
 
+/* The split of the f32 path (src/cuda/tf32_split.h; host code, no GPU needed): both
+ * pieces are tf32 (13 low bits zero) and |x - big - small| <= 2^-22 |x| + 2^-137, over
+ * random bit patterns of every finite exponent, values at rounding ties and at the ends
+ * of the range; NaN and infinite inputs give a NaN small. */
+static float bits_f(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static void check_tf32_split(void)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    int bad = 0;
+    long n = 0;
+    double worst = 0;
+    for (long i = 0; i < 400000 && bad < 5; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t u = (uint32_t)(x >> 11);
+        if (i % 8 == 0) u = (u & 0xffffe000u) | 0x1000u; /* an exact tie */
+        if (i % 8 == 1) u = (u & 0x807fffffu) | ((uint32_t)(i % 3) << 23); /* subnormal, tiny */
+        const float f = bits_f(u);
+        if (!isfinite(f) || fabsf(f) > FLT_MAX * (1.0f - 0x1p-11f)) continue;
+        uint32_t b, sm;
+        tp_tf32_split_bits(f, &b, &sm);
+        const double err = fabs((double)f - ((double)bits_f(b) + (double)bits_f(sm)));
+        const double bound = 0x1p-22 * fabs((double)f) + 0x1p-137;
+        n++;
+        if (f != 0.0f && err / fabs((double)f) > worst) worst = err / fabs((double)f);
+        if ((b & 0x1fffu) || (sm & 0x1fffu) || !(err <= bound)) {
+            bad++;
+            CHECK(0, "tf32 split of %a (bits %08x): big %a, small %a, error %g > %g", (double)f, u,
+                  (double)bits_f(b), (double)bits_f(sm), err, bound);
+        }
+    }
+    /* ties round away from zero: 1 + 2^-11 -> 1 + 2^-10; the largest value that does not
+     * round to infinity, and NaN / infinity giving a NaN small */
+    uint32_t b, sm;
+    tp_tf32_split_bits(1.0f + 0x1p-11f, &b, &sm);
+    CHECK(bits_f(b) == 1.0f + 0x1p-10f && bits_f(sm) == -0x1p-11f, "tf32 tie: big %a small %a",
+          (double)bits_f(b), (double)bits_f(sm));
+    tp_tf32_split_bits(-(1.0f + 0x1p-11f), &b, &sm);
+    CHECK(bits_f(b) == -(1.0f + 0x1p-10f), "tf32 negative tie: big %a", (double)bits_f(b));
+    const float fmax_ok = bits_f(0x7f7fefffu);
+    tp_tf32_split_bits(fmax_ok, &b, &sm);
+    CHECK(isfinite(bits_f(b)) && isfinite(bits_f(sm)) &&
+              fabs((double)fmax_ok - (double)bits_f(b) - (double)bits_f(sm)) <= 0x1p-22 * (double)fmax_ok,
+          "tf32 split of %a: big %a small %a", (double)fmax_ok, (double)bits_f(b), (double)bits_f(sm));
+    const float odd[3] = {INFINITY, -INFINITY, NAN};
+    for (int i = 0; i < 3; i++) {
+        tp_tf32_split_bits(odd[i], &b, &sm);
+        CHECK(isnan(bits_f(sm)), "tf32 split of %g: small %g, not NaN", (double)odd[i], (double)bits_f(sm));
+    }
+    CHECK(n > 300000, "tf32 split: only %ld values checked", n);
+    CHECK(worst > 0x1p-24, "tf32 split: worst relative error %g, suspiciously small", worst);
+}
+
 /* The persistent kernels' item counter (src/cuda/item_counter.h; host code, no GPU
  * needed) against the division-based mapping of tp_cu_block_at and tp_cu_bidx, over
  * random batch dims, heads, query tiles, both orders and grid sizes. */
@@ -332,6 +392,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 void suite_cuda_wgmma(void)
 {
     check_item_counter();
+    check_tf32_split();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     static attn_case table[320], tc[960];
@@ -346,6 +407,7 @@ void suite_cuda_wgmma(void)
 void suite_cuda(void)
 {
     check_item_counter();
+    check_tf32_split();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);

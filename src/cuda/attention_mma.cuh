@@ -46,6 +46,7 @@
  * inputs and biases 8.77 ms (PyTorch SDPA memory-efficient in f32, the bias
  * materialised: 14.6 ms). */
 #include "attention_common.cuh"
+#include "tf32_split.h"
 
 #include <math.h>
 
@@ -91,15 +92,10 @@ template <> struct tp_mma_type<float> { /* f32 inputs: the tf32 products below *
     static __device__ __forceinline__ float to_f32(float x) { return x; }
 };
 
-/* x = big + small in tf32 pieces, each rounded to nearest (ties away from zero) by integer
- * arithmetic on the bits: |x - big| <= 2^-11 |x|, small = x - big (exact in f32) rounded,
- * so |x - big - small| <= 2^-22 |x|. A NaN x, an infinite one, or one within 2^-11 of the
- * end of the f32 range gives a NaN small (inf - inf). */
-__device__ __forceinline__ uint32_t tp_tf32_round(uint32_t u) { return (u + 0x1000u) & 0xffffe000u; }
+/* x = big + small in tf32 pieces (tf32_split.h: 2^-22 |x| apart from x) */
 __device__ __forceinline__ void tp_tf32_split(float x, uint32_t &big, uint32_t &small)
 {
-    big = tp_tf32_round(__float_as_uint(x));
-    small = tp_tf32_round(__float_as_uint(x - __uint_as_float(big)));
+    tp_tf32_split_bits(x, &big, &small);
 }
 /* c += a b, m16n8k8, tf32 operands, f32 accumulation */
 __device__ __forceinline__ void tp_mma_tf32(float *c, const uint32_t *a, uint32_t b0, uint32_t b1)

@@ -23,7 +23,8 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     attn_case c;
     /* f32 on the tf32 path: several tiles of each configuration (plain D = 128 causal
      * with lse; D = 64 with window, ALiBi, soft-cap and key lengths; the evoformer shape
-     * with f32 mask and pair biases, staged) */
+     * with f32 mask and pair biases, staged; the full path at D = 32 and 128 below, whose
+     * kernels no case of the CPU table reaches in f32) */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
     c.dt = TPRIM_F32, c.causal = 1, c.lse = 1;
@@ -38,6 +39,16 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     c.dt = TPRIM_F32, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1;
     ADD(c);
     c.layout = LAYOUT_PADDED, c.Sq = 70; /* strided rows: the scalar loads */
+    ADD(c);
+    /* the full path without staged biases at kD = 32 (ALiBi, soft-cap, key mask) and at
+     * kD = 128 (-inf bias entries, a fully masked row, key mask) */
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 170, c.Sk = 230, c.D = 32, c.Dv = 24;
+    c.dt = TPRIM_F32, c.alibi = 1, c.softcap = 10.0f, c.kmask = 2, c.lse = 1, c.causal = 1;
+    ADD(c);
+    memset(&c, 0, sizeof c);
+    c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 1, c.Sq = 140, c.Sk = 190, c.D = c.Dv = 96;
+    c.dt = TPRIM_F32, c.bias[0] = BIAS_NEG_INF, c.kmask = 1, c.lse = 1, c.layout = LAYOUT_MIXED;
     ADD(c);
     /* several query and key tiles, causal bottom-right with Sq < Sk, lse */
     memset(&c, 0, sizeof c);

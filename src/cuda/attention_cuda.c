@@ -23,9 +23,10 @@
  * f32 inputs with max(D, Dv) <= 128 run the same kernel on the tf32 tensor cores, three
  * products a product (attention_mma.cuh), from f32 tiles: (rows + 4 x keys) x (kD + 4)
  * x 4 bytes, twice the 16-bit tiles, so the tiles are smaller where that keeps two blocks
- * a SM: plain kD = 32 and 64 as above (55 and 104 KB; 3 and 2 blocks); kD = 96, 128: 4
- * warps of 1 m-tile, 32 keys a tile (101 KB, 2 blocks); full: 8 warps of 1 m-tile, 64
- * keys (32 at kD = 128); staged: 32 keys a tile (78 and 111 KB with the bias tiles). Q is
+ * a SM: plain kD = 32 and 64 as above (55 and 104 KB; 3 and 2 blocks); plain kD = 128
+ * (max(D, Dv) 65 .. 128; no 96 here): 4 warps of 1 m-tile, 32 keys a tile (101 KB, 2
+ * blocks); full: 8 warps of 1 m-tile, 64 keys (32 at kD = 128); staged: 32 keys a tile
+ * (78 and 111 KB with the bias tiles). Q is
  * read from shared memory (its split pieces would double its registers). Above 128, f32
  * runs the SIMT kernel.
  *

@@ -91,6 +91,22 @@ __device__ __forceinline__ void tp_cu_block_at(const tp_cu_attn &a, int64_t idx,
     }
     qt = a.n_qtiles - 1 - idx;
 }
+/* tp_cu_block_at and tp_cu_bidx together, in 32-bit arithmetic (a 64-bit division is a
+ * ~70-instruction subroutine, a 32-bit one ~20): for launchers that keep the block count,
+ * hence every factor of it, below 2^31 (the wgmma kernels). The same mapping. */
+__device__ __forceinline__ void tp_cu_block_at32(const tp_cu_attn &a, uint32_t idx, int64_t &b, int64_t &h,
+                                                 int64_t &qt, tp_bidx &bi)
+{
+    uint32_t x = idx, bb, hh;
+    const uint32_t nb = (uint32_t)a.nbatch, nh = (uint32_t)a.Hq;
+    if (a.batch_inner) bb = x % nb, x /= nb, hh = x % nh, x /= nh;
+    else hh = x % nh, x /= nh, bb = x % nb, x /= nb;
+    qt = a.n_qtiles - 1 - (int64_t)x;
+    b = bb, h = hh;
+    const uint32_t d2 = (uint32_t)a.bdim[2], d1 = (uint32_t)a.bdim[1];
+    bi.i[2] = bb % d2, bb /= d2;
+    bi.i[1] = bb % d1, bi.i[0] = bb / d1;
+}
 /* (the persistent kernels number their work items as blocks: item idx is block idx) */
 __device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
 {

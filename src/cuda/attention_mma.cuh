@@ -28,7 +28,7 @@
  * (D = 32, a mask bias over keys and a pair bias shared by the N rows) run here.
  *
  * T = float (f32 inputs, kD <= 128): the same kernel on the tf32 tensor cores, mma.sync
- * m16n8k8, with every operand in two pieces, x = big + small (tp_tf32_split: both
+ * m16n8k8, with every operand in two pieces, x = big + small (tp_tf32_split_bits: both
  * rounded to nearest tf32), and each product as three, small big + big small + big big
  * (the small small term, below 2^-22 of the product, is dropped): 2^-22 relative error
  * an operand, at three tf32 products a product. Measured (H200, the CUDA tests): worst
@@ -92,11 +92,6 @@ template <> struct tp_mma_type<float> { /* f32 inputs: the tf32 products below *
     static __device__ __forceinline__ float to_f32(float x) { return x; }
 };
 
-/* x = big + small in tf32 pieces (tf32_split.h: 2^-22 |x| apart from x) */
-__device__ __forceinline__ void tp_tf32_split(float x, uint32_t &big, uint32_t &small)
-{
-    tp_tf32_split_bits(x, &big, &small);
-}
 /* c += a b, m16n8k8, tf32 operands, f32 accumulation */
 __device__ __forceinline__ void tp_mma_tf32(float *c, const uint32_t *a, uint32_t b0, uint32_t b1)
 {
@@ -414,17 +409,17 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
 #pragma unroll
                 for (int mt = 0; mt < kM; mt++) {
                     const T *qr = Qw + (mt * 16 + g) * kS + ks * 8 + t;
-                    tp_tf32_split(qr[0], qb[mt][0], qs[mt][0]);
-                    tp_tf32_split(qr[8 * kS], qb[mt][1], qs[mt][1]);
-                    tp_tf32_split(qr[4], qb[mt][2], qs[mt][2]);
-                    tp_tf32_split(qr[8 * kS + 4], qb[mt][3], qs[mt][3]);
+                    tp_tf32_split_bits(qr[0], &qb[mt][0], &qs[mt][0]);
+                    tp_tf32_split_bits(qr[8 * kS], &qb[mt][1], &qs[mt][1]);
+                    tp_tf32_split_bits(qr[4], &qb[mt][2], &qs[mt][2]);
+                    tp_tf32_split_bits(qr[8 * kS + 4], &qb[mt][3], &qs[mt][3]);
                 }
 #pragma unroll
                 for (int n = 0; n < kNT; n++) {
                     const T *kr = Kt + (n * 8 + g) * kS + ks * 8 + t;
                     uint32_t kb0, ks0, kb1, ks1;
-                    tp_tf32_split(kr[0], kb0, ks0);
-                    tp_tf32_split(kr[4], kb1, ks1);
+                    tp_tf32_split_bits(kr[0], &kb0, &ks0);
+                    tp_tf32_split_bits(kr[4], &kb1, &ks1);
 #pragma unroll
                     for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(s[mt][n], qb[mt], qs[mt], kb0, kb1, ks0, ks1);
                 }
@@ -561,18 +556,18 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                 uint32_t pb[kM][4], ps[kM][4];
 #pragma unroll
                 for (int mt = 0; mt < kM; mt++) {
-                    tp_tf32_split(s[mt][n][0], pb[mt][0], ps[mt][0]);
-                    tp_tf32_split(s[mt][n][2], pb[mt][1], ps[mt][1]);
-                    tp_tf32_split(s[mt][n][1], pb[mt][2], ps[mt][2]);
-                    tp_tf32_split(s[mt][n][3], pb[mt][3], ps[mt][3]);
+                    tp_tf32_split_bits(s[mt][n][0], &pb[mt][0], &ps[mt][0]);
+                    tp_tf32_split_bits(s[mt][n][2], &pb[mt][1], &ps[mt][1]);
+                    tp_tf32_split_bits(s[mt][n][1], &pb[mt][2], &ps[mt][2]);
+                    tp_tf32_split_bits(s[mt][n][3], &pb[mt][3], &ps[mt][3]);
                 }
 #pragma unroll
                 for (int d = 0; d < kDT; d++) {
                     if (d * 8 >= a.Dv) break;
                     const T *vr = Vt + (n * 8 + 2 * t) * kS + d * 8 + g;
                     uint32_t vb0, vs0, vb1, vs1;
-                    tp_tf32_split(vr[0], vb0, vs0);
-                    tp_tf32_split(vr[kS], vb1, vs1);
+                    tp_tf32_split_bits(vr[0], &vb0, &vs0);
+                    tp_tf32_split_bits(vr[kS], &vb1, &vs1);
 #pragma unroll
                     for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(o[mt][d], pb[mt], ps[mt], vb0, vb1, vs0, vs1);
                 }

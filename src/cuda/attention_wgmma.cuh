@@ -223,19 +223,7 @@ __device__ __forceinline__ tp_wg_work tp_wg_schedule(const tp_cu_attn &a, int wg
 {
     tp_wg_work w;
     int64_t qt;
-    /* in 32 bits: the launcher keeps the block count, hence every factor of it, below
-     * 2^31 (a 64-bit division is a ~70-instruction subroutine, a 32-bit one ~20) */
-    {
-        uint32_t x = (uint32_t)item, b, h;
-        const uint32_t nb = (uint32_t)a.nbatch, nh = (uint32_t)a.Hq;
-        if (a.batch_inner) b = x % nb, x /= nb, h = x % nh, x /= nh;
-        else h = x % nh, x /= nh, b = x % nb, x /= nb;
-        qt = a.n_qtiles - 1 - (int64_t)x;
-        w.b = b, w.h = h;
-        const uint32_t d2 = (uint32_t)a.bdim[2], d1 = (uint32_t)a.bdim[1];
-        w.bi.i[2] = b % d2, b /= d2;
-        w.bi.i[1] = b % d1, w.bi.i[0] = b / d1;
-    }
+    tp_cu_block_at32(a, (uint32_t)item, w.b, w.h, qt, w.bi);
     w.q0 = qt * kBM;
     const int64_t qlast = (w.q0 + kBM < a.Sq ? w.q0 + kBM : a.Sq) - 1;
     w.kl = tp_cu_key_len(a, w.bi);

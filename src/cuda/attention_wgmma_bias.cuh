@@ -254,7 +254,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     float o[kD / 2 + 4]; /* O, then the row sums (tp_wgb_issue_pv1) */
 #pragma unroll
     for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; /* (l: unused, P V sums the rows) */
     const int64_t nt = w.k.t_end - w.k.t_begin;
     uint32_t pa[kBN / 16][4];
     int st = 0;
@@ -452,9 +452,10 @@ __device__ __forceinline__ void tp_wgb_decode(const tp_cu_attn &a, tp_item_ctr *
  *   - An item whose row sums come out NaN is noted in a bitmap in shared memory and
  *     recomputed at the end by tp_attn_wgmma3_body (the staged-bias kernel), which
  *     rewrites its rows (items past the bitmap's 2048: all the block's items).
- * Shared memory: tp_attn_wgmma_tcb_body's 208 944 bytes, then the descriptor rings
- * (3 x 8 x 64), the bitmap (65 words, 3 spare) and the item counters (3 x 64): 210 944
- * (+ 1 KiB alignment).
+ * Shared memory: tp_attn_wgmma_tcb_body's 208 944 bytes up to its mbarriers, then the
+ * descriptor rings (3 x 8 x 64), the bitmap (65 words, 3 spare) and the item counters
+ * (3 x 64), then on the next 1 KiB the ones block (128 x 64): 219 136 (+ 1 KiB
+ * alignment).
  */
 template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(const tp_cu_attn &a, unsigned char *smem)
 {
@@ -549,7 +550,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
     float o[kD / 2 + 4]; /* O, then the row sums (tp_wgb_issue_pv1) */
 #pragma unroll
     for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}; /* (l: unused, P V sums the rows) */
     uint32_t pa[kBN / 16][4];
     /* tile g in stage st (full parity ph), tile g-1 in stage sp (parity pph); item kk,
      * its tile j */
@@ -590,7 +591,7 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
             finish(kk - 1, o, m);
 #pragma unroll
             for (int i = 0; i < kD / 2 + 4; i++) o[i] = 0.0f;
-            m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
+            m[0] = m[1] = -INFINITY;
         }
         float al[2];
         tp_wg_softmax<kBN, 4, T, false>(s, m, l, al, wm, j * kBN, a.scale, TP_LOG2E, t, (const T *)NULL,

@@ -199,6 +199,12 @@ static int run_case(bench_run *b, const char *suite, const attn_shape *sh, tprim
     return rc;
 }
 
+/* dtypes a shape runs in (dts[0 .. n)): f32 inputs on the first attention shape only;
+ * evoformer biases in the input dtype: bf16 only (-1e9 has no f16 value); f32 biases:
+ * bf16, f16 and f32 inputs */
+static int attn_ndt(int i) { return i == 0 ? 3 : 2; }
+static int evo_ndt(const attn_shape *sh) { return sh->bias == 2 ? 1 : 3; }
+
 int suite_cuda(bench_run *b, const char *suite)
 {
     if (tprim_cuda_device_count() == 0) {
@@ -212,25 +218,21 @@ int suite_cuda(bench_run *b, const char *suite)
     const tprim_dtype dts[3] = {TPRIM_BF16, TPRIM_F16, TPRIM_F32};
     int rc = 0;
     if (all || strcmp(suite, "attention") == 0) {
-        for (int i = 0; i < na; i++) b->case_total += bench_selected(b, attn_shapes[i].name) ? 2 : 0;
-        if (bench_selected(b, attn_shapes[0].name)) b->case_total++;
+        for (int i = 0; i < na; i++) b->case_total += bench_selected(b, attn_shapes[i].name) ? attn_ndt(i) : 0;
     }
     if (all || strcmp(suite, "evoformer") == 0)
         for (int i = 0; i < ne; i++)
-            b->case_total += bench_selected(b, evo_shapes[i].name) ? (evo_shapes[i].bias == 2 ? 1 : 3) : 0;
+            b->case_total += bench_selected(b, evo_shapes[i].name) ? evo_ndt(&evo_shapes[i]) : 0;
     if (all || strcmp(suite, "attention") == 0)
         for (int i = 0; i < na; i++) {
             if (!bench_selected(b, attn_shapes[i].name)) continue;
-            /* f32 inputs (the tf32 path) on the first shape only */
-            for (int d = 0; d < (i == 0 ? 3 : 2); d++)
+            for (int d = 0; d < attn_ndt(i); d++)
                 rc |= run_case(b, "attention", &attn_shapes[i], dts[d], i);
         }
     if (all || strcmp(suite, "evoformer") == 0)
         for (int i = 0; i < ne; i++) {
             if (!bench_selected(b, evo_shapes[i].name)) continue;
-            /* biases in the input dtype: bf16 only (-1e9 has no f16 value); f32 biases:
-             * bf16, f16 and f32 inputs */
-            for (int d = 0; d < (evo_shapes[i].bias == 2 ? 1 : 3); d++)
+            for (int d = 0; d < evo_ndt(&evo_shapes[i]); d++)
                 rc |= run_case(b, "evoformer", &evo_shapes[i], dts[d], 100 + i);
         }
     return rc;

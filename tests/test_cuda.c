@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int64_t dmax(const attn_case *c) { return c->D > c->Dv ? c->D : c->Dv; }
+
 static int add_gpu_cases(attn_case *cs, int n, int cap)
 {
 #define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
@@ -362,7 +364,7 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     for (int i = 0; i < *n; i++) {
         attn_case c = table[i];
         if (c.dt == TPRIM_F32) {
-            if ((c.D > c.Dv ? c.D : c.Dv) <= 128) tc[m++] = c;
+            if (dmax(&c) <= 128) tc[m++] = c;
             c.dt = TPRIM_BF16;
             tc[m++] = c;
             c.dt = TPRIM_F16;
@@ -453,20 +455,16 @@ void suite_cuda(void)
     CHECK(last && strcmp(last, nw ? "cuda_wgmma" : "cuda") == 0, "auto choice for plain f16 on CUDA: %s",
           last ? last : "-");
     /* f32: the tf32 path of the tensor-core kernel up to max(D, Dv) = 128, SIMT above */
-    int i32 = 0, i32big = -1;
+    int i32[2] = {-1, -1}; /* the first f32 case with max(D, Dv) <= 128, and above */
     for (int i = 0; i < ns; i++)
-        if (table[i].dt == TPRIM_F32 && (table[i].D > table[i].Dv ? table[i].D : table[i].Dv) > 128) i32big = i;
-    while (i32 < ns && !(table[i32].dt == TPRIM_F32 && table[i32].D <= 128 && table[i32].Dv <= 128)) i32++;
-    if (CHECK(i32 < ns, "no f32 case with max(D, Dv) <= 128 in the table")) {
-        attn_case_run(ctx, &table[i32], 4, "cuda[auto]", NULL, NULL);
+        if (table[i].dt == TPRIM_F32 && i32[dmax(&table[i]) > 128] < 0) i32[dmax(&table[i]) > 128] = i;
+    for (int big = 0; big < 2; big++) {
+        const char *want = big ? "cuda_simt" : "cuda";
+        if (!CHECK(i32[big] >= 0, "no f32 case with max(D, Dv) %s 128 in the table", big ? ">" : "<=")) continue;
+        attn_case_run(ctx, &table[i32[big]], 4 + (uint64_t)big, "cuda[auto]", NULL, NULL);
         last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
-        CHECK(last && strcmp(last, "cuda") == 0, "auto choice for f32 on CUDA: %s", last ? last : "-");
-    }
-    if (i32big >= 0) {
-        attn_case_run(ctx, &table[i32big], 5, "cuda[auto]", NULL, NULL);
-        last = tprim_ctx_last_kernel(ctx, TPRIM_OP_ATTENTION);
-        CHECK(last && strcmp(last, "cuda_simt") == 0, "auto choice for f32 with D > 128 on CUDA: %s",
-              last ? last : "-");
+        CHECK(last && strcmp(last, want) == 0, "auto choice for f32 with max(D, Dv) %s 128 on CUDA: %s (not %s)",
+              big ? ">" : "<=", last ? last : "-", want);
     }
     /* determinism: the same bits twice */
     unsigned char *a = NULL, *b = NULL;

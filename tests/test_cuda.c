@@ -466,6 +466,15 @@ void suite_cuda(void)
         CHECK(last && strcmp(last, want) == 0, "auto choice for f32 with max(D, Dv) %s 128 on CUDA: %s (not %s)",
               big ? ">" : "<=", last ? last : "-", want);
     }
+    if (i32[1] >= 0) { /* pinned, the tensor-core kernel refuses f32 above 128 and says why */
+        tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda");
+        g_attn_refusal_ok = 1;
+        attn_case_run(ctx, &table[i32[1]], 6, "cuda[f32 > 128]", NULL, NULL);
+        g_attn_refusal_ok = 0;
+        CHECK(strstr(tprim_ctx_last_error(ctx), "f32 inputs with D or Dv > 128") != NULL,
+              "pinned cuda on f32 with max(D, Dv) > 128: %s", tprim_ctx_last_error(ctx));
+        tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, NULL);
+    }
     /* determinism: the same bits twice */
     unsigned char *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;

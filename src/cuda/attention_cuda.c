@@ -47,6 +47,7 @@
 #include "../ops/attention.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct mma_cfg {
@@ -277,7 +278,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const int kd = wgmma_kd(p, &bn);
     int half;
     const int bk = wgmma_bias_kind(p, &half);
-    const int nwg = bk && half ? 3 : 2; /* warpgroups a block: attention_wgmma_d32.cu */
+    int nwg = bk && half ? 3 : 2; /* warpgroups a block: attention_wgmma_d32.cu */
     tp_cu_attn a;
     to_cu(p, &a);
     if (bk == 2 && a.bias[1].si != 0) { /* the bias shared by every query goes second */
@@ -299,10 +300,15 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * ab.sh, medians of 3): MSA 0.607 ms; triangle 1.624 against _b2ht's 1.585. */
     const int persist = tcb && !p->has_klen && p->Sk > 0 && p->Sk <= 3 * bn && p->wl >= TP_CU_UNBOUNDED &&
                         p->wr >= TP_CU_UNBOUNDED;
+    /* EXPERIMENT: the lean block (_b2hl: 2 warpgroups, 2 blocks a SM; _b2hq: 4) */
+    const char *lv = getenv("TPRIM_EXP_TCB");
+    const char lean = tcb && !persist ? (lv && lv[0] ? lv[0] : 'l') : 0;
+    const int lean_on = lean == 'l' || lean == 'q';
+    if (lean_on) nwg = lean == 'l' ? 2 : 4;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             persist ? "p" : tcb ? "t" : maskk ? "k" : "");
+             lean_on ? (lean == 'l' ? "l" : "q") : persist ? "p" : tcb ? "t" : maskk ? "k" : "");
     int64_t blocks = grid_blocks(&a, p, 64 * nwg);
     if (persist && blocks <= 0x7fffffffLL) { /* (more items: launch() refuses the grid, as before) */
         const int sms = tp_cu_sm_count(p->device_id);
@@ -314,7 +320,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * a warpgroup; with the mask bias in the products, second 64-byte column blocks of Q
      * and of each K stage instead of the mask rows */
     size_t smem;
-    if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
+    if (lean_on) { /* Q pieces, K and V in 3 stages, bias buffers of 2 x 72 x 128, the identity */
+        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 72 * 128 + 3 * 64 * 64 + 1024;
+    } else if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
                   (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
                   blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
         smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;

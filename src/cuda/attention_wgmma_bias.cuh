@@ -161,7 +161,7 @@ template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(un
  * q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then the
  * identity (di: k-step kk in column block kk / 2, 32 bytes in for odd kk) against the
  * bias buffer (db: k-step kk at rows 16 kk). */
-template <typename T, int kLo>
+template <typename T, int kLo, bool kBiases = true>
 __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t di, uint64_t db)
 {
     constexpr int kIBlk = 64 * 64;
@@ -169,10 +169,12 @@ __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint
     for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
         tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32),
                               ks > 0);
+    if constexpr (kBiases) {
 #pragma unroll
-    for (int kk = 0; kk < 5; kk++)
-        tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32), tp_desc_add(db, kk * 16 * 128),
-                          1);
+        for (int kk = 0; kk < 5; kk++)
+            tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32),
+                              tp_desc_add(db, kk * 16 * 128), 1);
+    }
 }
 
 /* The ones block beside V: 128 keys x 64 bytes in V's layout (64-byte swizzle), the
@@ -644,6 +646,189 @@ template <typename T> __device__ __forceinline__ void tp_attn_wgmma_tcbp_body(co
 template <typename T> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
 {
     if (!tp_attn_wgmma_tcb_body<T>(a, smem)) tp_attn_wgmma3_body<T, 32, 128, 3, 2, T>(a, smem);
+}
+
+/*
+ * The lean form of tp_attn_wgmma_tcb_body: at most 128 registers a thread, so that two
+ * blocks of two warpgroups (kWG = 2, 128 query rows) share a SM and one block's prologue
+ * and epilogue run beside the other's tiles, or one block of four (kWG = 4, 256 rows)
+ * gives each scheduler four warps. What it gives up for that:
+ *   - P V is issued after the softmax, not deferred into the next tile's batch, and
+ *     waited for before the next S: P and the S accumulator are never live together
+ *     (S 64 + O 16 registers, then P 32 + O 16);
+ *   - one bias buffer a warpgroup: tile j+1's bias copies start once every warp of the
+ *     warpgroup has its S of tile j (a warpgroup barrier), hidden behind the softmax;
+ *   - the row sums are the softmax's (no ones block);
+ *   - bias buffers of 72 rows (64 of bias 0, bias 1's row, 7 zero rows): rows 72 .. 79
+ *     that the fifth k-step reads lie in the next column block, the next warpgroup's
+ *     buffer or (the last) the identity; they meet the identity's zero columns 72 .. 79,
+ *     so they add nothing when finite and make NaN (the recompute) otherwise;
+ *   - the 6 mbarriers live in the identity's unused columns 80 .. 95 (rows 0 and 1 of
+ *     its third column block, swizzle phase 0: bytes 32 .. 63 and 96 .. 127).
+ * Shared memory (kWG = 2): Q pieces 2 x 128 x 64, K, V 3 stages x 8192 each, bias
+ * buffers 2 x 2 x 72 x 128, identity 3 x 64 x 64: 114 688 bytes (+ 1 KiB alignment) —
+ * two blocks a SM exactly (228 KiB less 1 KiB a block).
+ * kScalar (the recompute when a row sum came out NaN): S = (scale q) K^T by the tensor
+ * cores only, and both biases added per score from the staged buffer in f32 (exact
+ * semantics for infinite biases; nothing reads rows 65 .. 79).
+ */
+template <typename T, int kWG, bool kScalar>
+__device__ __forceinline__ bool tp_attn_wgmma_tcbl_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    constexpr int kD = 32, kBN = 128, kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
+    constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2; /* a Q piece; a K or V stage */
+    constexpr int kRowsB = 72, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    constexpr int kIBlk = 64 * 64; /* an identity column block (32 columns) */
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
+    unsigned char *Bs = Vs + kStages * kTile, *Is = Bs + kWG * kBBuf;
+    const uint32_t full0 = tp_smem_addr(Is) + 2 * kIBlk + 32, empty0 = full0 + 64;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x);
+    const T *qb = (const T *)a.q.data + w.qoff, *kb = (const T *)a.k.data + w.koff;
+    const T *vb = (const T *)a.v.data + w.voff;
+
+    unsigned char *Bw = Bs + wg * kBBuf; /* this warpgroup's bias buffer */
+    const int64_t brow0 = w.q0 + wg * 64;
+    const int64_t rb = brow0 < a.Sq ? brow0 : a.Sq - 1;
+    const T *bsrc0 = (const T *)a.bias[0].data + tp_cu_off(a.bias[0], w.bi, w.h) + rb * a.bias[0].si;
+    const T *bsrc1 = (const T *)a.bias[1].data + tp_cu_off(a.bias[1], w.bi, w.h);
+    auto load_bias = [&](int64_t key0) {
+        tp_wgb_load_bias<T, kRowsB>(Bw, bsrc0, a.bias[0].si, a.Sq - brow0, bsrc1, key0, a.Sk, tid);
+        tp_cp_commit();
+    };
+
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    const int64_t nt = w.k.t_end - w.k.t_begin;
+    if (nt > 0) {
+        if (threadIdx.x < kStages) {
+            tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+            tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
+        }
+        if (!kScalar) {
+            /* the identity from its table, less the four chunks that hold the mbarriers */
+            const uint4 *tab = reinterpret_cast<const uint4 *>(tp_wgb_ident<T>()->w);
+            for (int c = threadIdx.x; c < 768; c += kThreads)
+                if ((c & ~5) != 514) tp_cp_async16(Is + c * 16, tab + c, 16);
+            /* rows 65 .. 71 of every bias block: zero, for good */
+            constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
+            for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
+                *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+                    make_uint4(0u, 0u, 0u, 0u);
+        }
+        __syncthreads(); /* the barriers are initialised before anyone arrives */
+        tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
+        load_bias(w.k.t_begin * kBN); /* one group: Q and bias tile 0 */
+        for (int64_t j = 0; j < 2 && j < nt; j++) {
+            const int64_t key0 = (w.k.t_begin + j) * kBN;
+            tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kTile, kb, a.k.si, key0, a.Sk, a.D);
+            tp_load_sw<T, kBN, kD, kThreads>(Vs + j * kTile, vb, a.v.si, key0, a.Sk, a.Dv);
+            tp_cp_async_arrive(full0 + j * 8);
+        }
+        tp_cp_wait<0>();
+        {
+            const int cc = threadIdx.x & 3, r0 = threadIdx.x >> 2;
+#pragma unroll
+            for (int i = 0; i < kBM / (kThreads / 4); i++)
+                tp_wgb_split_q<T, kQBlk>(Qs + (r0 + kThreads / 4 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+        }
+        tp_fence_proxy_async();
+        __syncthreads();
+        if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+
+        const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
+        const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
+        const uint64_t dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+        const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
+        const uint64_t db = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+        int st = 0, sp = 0;
+        uint32_t ph = 0, pph = 0;
+        int64_t k0 = w.k.t_begin * kBN;
+        for (int64_t j = 0; j < nt; j++) {
+            float s[kBN / 2];
+            tp_mbar_wait(full0 + st * 8, ph); /* tile j's K and V */
+            tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
+            tp_fence_proxy_async();
+            tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
+            tp_wg_turn(wg);
+            tp_wg_fence_regs(s);
+            tp_wg_fence();
+            tp_wgb_issue_s<T, kQBlk, !kScalar>(s, dq, tp_desc_add(dk0, st * kTile), di, db);
+            tp_wg_commit();
+            if (j + 1 < nt || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
+            tp_wg_wait0();
+            tp_wg_fence_regs(s);
+            if (kScalar) {
+                /* s += b0 + b1 from the staged tile: row r of the buffer at 128 r, its
+                 * 16-byte chunk c at c ^ (r & 7) (this thread's rows: phase g); bias 1 at
+                 * row 64, phase 0 */
+                const unsigned char *br = Bw + (16 * wl + g) * 128 + 4 * t, *bm = Bw + 64 * 128 + 4 * t;
+#pragma unroll
+                for (int n = 0; n < kBN / 8; n++) {
+                    const int cb = (n >> 3) * kBBlk, ch = n & 7;
+                    const float2 q = tp_wg_bias2(reinterpret_cast<const T *>(bm + cb + (ch << 4)));
+#pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        const float2 p = tp_wg_bias2(reinterpret_cast<const T *>(br + r * 8 * 128 + cb + ((ch ^ g) << 4)));
+                        s[4 * n + 2 * r] = s[4 * n + 2 * r] + p.x + q.x;
+                        s[4 * n + 2 * r + 1] = s[4 * n + 2 * r + 1] + p.y + q.y;
+                    }
+                }
+            }
+            if (j + 1 < nt) {
+                tp_wg_bar_sync<kWG>(wg); /* every warp has its S (and its biases): the buffer is free */
+                load_bias(k0 + kBN);
+            }
+            float al[2];
+            uint32_t pa[kBN / 16][4];
+            tp_wg_softmax<kBN, 4, T, true>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
+                                           (const float *)NULL);
+            tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+            tp_wg_fence_regs(pa);
+            tp_wg_fence_regs(o);
+            tp_wg_fence();
+            tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
+            tp_wg_commit();
+            /* while P V runs: tile j+2 into tile j-1's stage once every thread has left it */
+            if (j + 2 < nt) {
+                if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
+                const int sn = j > 0 ? sp : 2;
+                const int64_t key2 = k0 + 2 * kBN;
+                tp_load_sw<T, kBN, kD, kThreads>(Ks + sn * kTile, kb, a.k.si, key2, a.Sk, a.D);
+                tp_load_sw<T, kBN, kD, kThreads>(Vs + sn * kTile, vb, a.v.si, key2, a.Sk, a.Dv);
+                tp_cp_async_arrive(full0 + sn * 8);
+            }
+            tp_wg_wait0(); /* P V of tile j done: this thread leaves its stage */
+            tp_wg_fence_regs(o);
+            tp_mbar_arrive(empty0 + st * 8);
+            sp = st, pph = ph;
+            if (++st == kStages) st = 0, ph ^= 1u;
+            k0 += kBN;
+        }
+    }
+    const bool bad = isnan(l[0]) || isnan(l[1]);
+    tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
+                            [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
+    if (kScalar) return true;
+    if (__syncthreads_or(bad)) {
+        if (nt > 0 && threadIdx.x < kStages) {
+            tp_mbar_inval(full0 + threadIdx.x * 8);
+            tp_mbar_inval(empty0 + threadIdx.x * 8);
+        }
+        __syncthreads();
+        return false;
+    }
+    return true;
+}
+
+/* tp_attn_wgmma_<bf16|f16>_d32_b2hl (kWG = 2, two blocks a SM) and _b2hq (kWG = 4): the
+ * lean block, recomputed with scalar biases when a row sum comes out NaN. */
+template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2hl(const tp_cu_attn &a, unsigned char *smem)
+{
+    if (!tp_attn_wgmma_tcbl_body<T, kWG, false>(a, smem)) tp_attn_wgmma_tcbl_body<T, kWG, true>(a, smem);
 }
 
 #endif

@@ -43,3 +43,8 @@ TP_WG32T(f16, __half)
     TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hp, 384, 1, tp_attn_wgmma_tcbp_body<T>)
 TP_WG32P(bf16, __nv_bfloat16)
 TP_WG32P(f16, __half)
+#define TP_WG32L(TNAME, T)                                                                     \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hl, 256, 2, (tp_attn_wgmma_b2hl<T, 2>))  \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hq, 512, 1, (tp_attn_wgmma_b2hl<T, 4>))
+TP_WG32L(bf16, __nv_bfloat16)
+TP_WG32L(f16, __half)

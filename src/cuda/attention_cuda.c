@@ -48,6 +48,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+
+#ifndef TP_LEAN_MSA
+#define TP_LEAN_MSA 0
+#endif
 #include <string.h>
 
 typedef struct mma_cfg {
@@ -302,7 +306,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
                         p->wr >= TP_CU_UNBOUNDED;
     /* EXPERIMENT: the lean block (_b2hl: 2 warpgroups, 2 blocks a SM; _b2hq: 4) */
     const char *lv = getenv("TPRIM_EXP_TCB");
-    const char lean = tcb && !persist ? (lv && lv[0] ? lv[0] : 'l') : 0;
+    const char lean = tcb && (TP_LEAN_MSA || !persist) ? (lv && lv[0] ? lv[0] : 'l') : 0;
     const int lean_on = lean == 'l' || lean == 'q';
     if (lean_on) nwg = lean == 'l' ? 2 : 4;
     char name[64];
@@ -310,7 +314,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
              lean_on ? (lean == 'l' ? "l" : "q") : persist ? "p" : tcb ? "t" : maskk ? "k" : "");
     int64_t blocks = grid_blocks(&a, p, 64 * nwg);
-    if (persist && blocks <= 0x7fffffffLL) { /* (more items: launch() refuses the grid, as before) */
+    if (persist && !lean_on && blocks <= 0x7fffffffLL) { /* (more items: launch() refuses the grid, as before) */
         const int sms = tp_cu_sm_count(p->device_id);
         if (sms > 0 && blocks > sms) blocks = sms;
     }

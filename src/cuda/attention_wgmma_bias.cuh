@@ -53,6 +53,10 @@
 #include "attention_wgmma.cuh"
 #include "item_counter.h"
 
+#ifndef TP_LEAN_TURN
+#define TP_LEAN_TURN 1
+#endif
+
 /* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row
  * as row 64, keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
  * of 64 keys x kRowsB rows x 128 bytes, row r at 128 r, 16-byte chunk c at c ^ (r & 7)
@@ -737,7 +741,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcbl_body(const tp_cu_attn &a, uns
         }
         tp_fence_proxy_async();
         __syncthreads();
-        if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+        if (TP_LEAN_TURN && wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
 
         const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
         const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
@@ -753,12 +757,12 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcbl_body(const tp_cu_attn &a, uns
             tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
-            tp_wg_turn(wg);
+            if (TP_LEAN_TURN) tp_wg_turn(wg);
             tp_wg_fence_regs(s);
             tp_wg_fence();
             tp_wgb_issue_s<T, kQBlk, !kScalar>(s, dq, tp_desc_add(dk0, st * kTile), di, db);
             tp_wg_commit();
-            if (j + 1 < nt || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
+            if (TP_LEAN_TURN && (j + 1 < nt || wg != kWG - 1)) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
             tp_wg_wait0();
             tp_wg_fence_regs(s);
             if (kScalar) {

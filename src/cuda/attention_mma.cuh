@@ -551,6 +551,14 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
          * of 8 keys, its keys 2t and 2t + 1 in k-slots t and t + 4 (so a0..a3 are S's
          * c0, c2, c1, c3) and V's rows read in that order */
         if constexpr (kF32) {
+            /* exp: this tile's P V in fresh accumulators, added to O in f32 (round to
+             * nearest) once a tile, so that the tensor cores' truncating accumulation
+             * runs over kBN keys, not over all of them */
+            float ot[kM][kDT][4];
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int d = 0; d < kDT; d++) ot[mt][d][0] = ot[mt][d][1] = ot[mt][d][2] = ot[mt][d][3] = 0.0f;
 #pragma unroll
             for (int n = 0; n < kNT; n++) {
                 uint32_t pb[kM][4], ps[kM][4];
@@ -569,9 +577,15 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
                     tp_tf32_split_bits(vr[0], &vb0, &vs0);
                     tp_tf32_split_bits(vr[kS], &vb1, &vs1);
 #pragma unroll
-                    for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(o[mt][d], pb[mt], ps[mt], vb0, vb1, vs0, vs1);
+                    for (int mt = 0; mt < kM; mt++) tp_mma_tf32x3(ot[mt][d], pb[mt], ps[mt], vb0, vb1, vs0, vs1);
                 }
             }
+#pragma unroll
+            for (int mt = 0; mt < kM; mt++)
+#pragma unroll
+                for (int d = 0; d < kDT; d++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) o[mt][d][e] += ot[mt][d][e];
         } else
 #pragma unroll
         for (int kk = 0; kk < kBN / 16; kk++) {

@@ -8,7 +8,6 @@
  * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
-#include "cuda/item_counter.h"
 #include "cuda/tf32_split.h"
 
 #include <float.h>
@@ -126,8 +125,8 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     /* the biases through the tensor cores (16-bit biases, a bias shared by every query
      * beside a per-row one): a general key row with -inf entries in both orders and
      * dtypes; scales 1/sqrt(D) and 0.9 run the kernel with both biases in the products
-     * (_b2ht), 3 the one with the mask bias only (_b2hk), 2^-11 and 1500 the staged one
-     * (_b2h) */
+     * (_b2ht2 at these Sq), 3 the one with the mask bias only (_b2hk), 2^-11 and 1500 the
+     * staged one (_b2h) */
     static const float kscales[] = {0.0f, 0.9f, 3.0f, 0x1p-11f, 1500.0f};
     for (int i = 0; i < 5; i++) {
         memset(&c, 0, sizeof c);
@@ -142,7 +141,7 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     }
     /* a per-row bias with -inf entries beside the mask bias (16-bit): the kernel with the
      * biases through the tensor cores gets NaN row sums there and recomputes those blocks
-     * with the staged kernel */
+     * with the biases added per score */
     memset(&c, 0, sizeof c);
     c.bias_qtype = 1;
     c.nbd = 1, c.bd[0] = 2, c.Hq = c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 32;
@@ -161,15 +160,14 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     return n;
 }
 
-/* The persistent kernel of the Hopper path (_b2hp: 16-bit mask and pair biases in the
- * products, scale <= 1, no window or key lengths, at most 3 key tiles): enough work items
- * for several a block on a GPU of up to ~160 SMs (480), so that the key tile stream, the
- * loads and the P V run on from one item into the next; two tiles an item with a tail,
- * one tile an item with warpgroups wholly past Sq, column tails, and a pair bias with
- * -inf entries in head 0 only (a block has good items and items it recomputes). Key
- * counts are multiples of 8 (the kernel copies 16-byte bias rows); small rows keep the
- * oracle cheap; only cuda_wgmma runs them. */
-static int add_persist_cases(attn_case *cs)
+/* The Hopper path with both 16-bit biases in the products (scale <= 1): two warpgroups
+ * and two blocks a SM (_b2ht2) where Sq rounds up to 128 rows with fewer rows than to
+ * 256, else four warpgroups (_b2ht4). Many work items (480, more than one a SM on a GPU of
+ * up to ~160 SMs); one to three key tiles with tails, warpgroups wholly or partly past Sq,
+ * column tails, and pair biases with -inf entries in head 0 only (some blocks recompute,
+ * others not). Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
+ * rows keep the oracle cheap; only cuda_wgmma runs them. */
+static int add_tcb_cases(attn_case *cs)
 {
     int n = 0;
     attn_case c;
@@ -185,6 +183,15 @@ static int add_persist_cases(attn_case *cs)
     cs[n++] = c;
     c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF;
+    cs[n++] = c;
+    /* four warpgroups: one block with its last warpgroup partly past Sq; three blocks, the
+     * last with one warpgroup partly and one wholly past Sq, three key tiles with a tail,
+     * -inf pair-bias entries */
+    c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 200, c.Sk = 136, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR;
+    c.layout = LAYOUT_BSHD;
+    cs[n++] = c;
+    c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
+    c.layout = LAYOUT_BHSD;
     cs[n++] = c;
     return n;
 }
@@ -296,49 +303,6 @@ static void check_tf32_split(void)
     CHECK(worst > 0x1p-24, "tf32 split: worst relative error %g, suspiciously small", worst);
 }
 
-/* The persistent kernels' item counter (src/cuda/item_counter.h; host code, no GPU
- * needed) against the division-based mapping of tp_cu_block_at and tp_cu_bidx, over
- * random batch dims, heads, query tiles, both orders and grid sizes. */
-static void check_item_counter(void)
-{
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    int bad = 0, n = 0;
-    for (int trial = 0; trial < 300 && !bad; trial++) {
-        int64_t bd[3], hq, nq, P;
-        x = x * 6364136223846793005ull + 1442695040888963407ull;
-        bd[0] = 1 + (int64_t)((x >> 20) % 3), bd[1] = 1 + (int64_t)((x >> 30) % 5), bd[2] = 1 + (int64_t)((x >> 40) % 7);
-        hq = 1 + (int64_t)((x >> 50) % 6), nq = 1 + (int64_t)((x >> 8) % 4);
-        P = 1 + (int64_t)((x >> 14) % 150);
-        const int inner = (int)((x >> 60) & 1);
-        const int64_t nb = bd[0] * bd[1] * bd[2], items = nb * hq * nq;
-        for (int64_t first = 0; first < P && first < items; first++) {
-            tp_item_ctr c;
-            tp_item_ctr_init(&c, bd, hq, nq, inner, first, P);
-            for (int64_t it = first; it < items; it += P, tp_item_ctr_next(&c)) {
-                int64_t idx = it, b, h, qt, bi[3], gi[3], gh, gq;
-                if (inner) b = idx % nb, idx /= nb, h = idx % hq, idx /= hq;
-                else h = idx % hq, idx /= hq, b = idx % nb, idx /= nb;
-                qt = nq - 1 - idx;
-                bi[2] = b % bd[2], b /= bd[2], bi[1] = b % bd[1], bi[0] = b / bd[1];
-                tp_item_ctr_get(&c, gi, &gh, &gq);
-                n++;
-                if (gi[0] != bi[0] || gi[1] != bi[1] || gi[2] != bi[2] || gh != h || gq != qt) {
-                    bad = 1;
-                    CHECK(0, "item counter: item %lld of bd %lldx%lldx%lld hq %lld nq %lld inner %d step %lld: "
-                          "(%lld %lld %lld h %lld qt %lld), expected (%lld %lld %lld h %lld qt %lld)",
-                          (long long)it, (long long)bd[0], (long long)bd[1], (long long)bd[2], (long long)hq,
-                          (long long)nq, inner, (long long)P, (long long)gi[0], (long long)gi[1], (long long)gi[2],
-                          (long long)gh, (long long)gq, (long long)bi[0], (long long)bi[1], (long long)bi[2],
-                          (long long)h, (long long)qt);
-                    break;
-                }
-            }
-            if (bad) break;
-        }
-    }
-    CHECK(!bad && n > 1000, "item counter: %d items checked", n);
-}
-
 /* A context when a CUDA GPU is there; else NULL, having said why the GPU cases are
  * skipped. */
 static tprim_ctx *gpu_ctx(void)
@@ -374,18 +338,18 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     return add_gpu_cases(tc, m, 960);
 }
 
-/* The Hopper kernel (cuda_wgmma) on the persistent-kernel cases and the table tc[0 .. m);
+/* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases and the table tc[0 .. m);
  * returns how many table cases it ran (0 off sm_90, which is checked to be the reason). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
-    attn_case pc[4];
-    const int np = add_persist_cases(pc);
+    attn_case pc[8];
+    const int np = add_tcb_cases(pc);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
-    CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d of the %d persistent-kernel cases", npr, np);
+    CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d of the %d tensor-core-bias cases", npr, np);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");
@@ -404,7 +368,6 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
  * machine without the mma.sync, SIMT and automatic-choice passes. */
 void suite_cuda_wgmma(void)
 {
-    check_item_counter();
     check_tf32_split();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
@@ -419,7 +382,6 @@ void suite_cuda_wgmma(void)
 
 void suite_cuda(void)
 {
-    check_item_counter();
     check_tf32_split();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;

@@ -107,7 +107,7 @@ __device__ __forceinline__ void tp_cu_block_at32(const tp_cu_attn &a, uint32_t i
     bi.i[2] = bb % d2, bb /= d2;
     bi.i[1] = bb % d1, bi.i[0] = bb / d1;
 }
-/* (the persistent kernels number their work items as blocks: item idx is block idx) */
+/* the block's work item: its index */
 __device__ __forceinline__ void tp_cu_block(const tp_cu_attn &a, int64_t &b, int64_t &h, int64_t &qt)
 {
     tp_cu_block_at(a, blockIdx.x, b, h, qt);

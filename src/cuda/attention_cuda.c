@@ -35,23 +35,18 @@
  * row for every query), run the
  * wgmma kernel (attention_wgmma.cuh, "cuda_wgmma"): 2 warpgroups x 64 rows, 128 keys a
  * tile (64 at kD = 256); its reasons are written there. The evoformer kernel with both
- * biases in the products runs as persistent blocks, one a SM, when the items have at most
- * 3 key tiles and no window or key lengths (attention_wgmma_bias.cuh; wgmma_run).
+ * biases in the products (attention_wgmma_bias.cuh) runs four warpgroups a block, or two
+ * warpgroups and two blocks a SM when Sq rounds up to 128 rows with fewer rows than to
+ * 256 (wgmma_run).
  * Blocks run the query tiles heaviest-first (causal), and when a bias is shared across
  * the batch (the OpenFold pair bias over N rows) the batch index varies fastest, so
  * the blocks in flight together read the same bias tile from L2. */
 #include "cuda_attn.h"
-#include "item_counter.h"
 #include "cuda_driver.h"
 
 #include "../ops/attention.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-
-#ifndef TP_LEAN_MSA
-#define TP_LEAN_MSA 0
-#endif
 #include <string.h>
 
 typedef struct mma_cfg {
@@ -293,47 +288,29 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     /* mask bias in the products (_b2hk, kMaskK): 16-bit biases and a scale whose inverse
      * three pieces of the dtype hold to 24 bits (both dtypes' normal range) */
     const int maskk = bk == 2 && half && p->scale >= 0x1p-10f && p->scale <= 0x1p10f;
-    /* both biases through the tensor cores (_b2ht, attention_wgmma_bias.cuh) when scale q
-     * cannot overflow the dtype: scale <= 1 */
+    /* both biases through the tensor cores (_b2ht2 / _b2ht4, attention_wgmma_bias.cuh)
+     * when scale q cannot overflow the dtype: scale <= 1. Four warpgroups (256 query rows a
+     * block, four warps a scheduler) when rounding Sq up to 256 rows costs no more rows
+     * than rounding it up to 128, else two warpgroups and two blocks a SM. H200
+     * (bench/gpu/ab.sh, medians of 3, one call): triangle attention (Sq = 768) 1.441 ms
+     * with four, 1.473 with two; MSA rows (Sq = 384) 0.762 with four, 0.555 with two. */
     const int tcb = maskk && p->scale <= 1.0f;
-    /* ... as persistent blocks, one a SM (_b2hp), when every work item sees the same key
-     * tiles (no window, no key lengths) and there are at most 3 of them. Measured on the
-     * H200, the same call, two runs each: MSA row attention (L = 384, 3 tiles an item)
-     * 0.72-0.73 -> 0.65-0.66 ms; triangle attention (L = 768, 6 tiles) 1.67 -> 1.69-1.70 ms,
-     * so longer key rows keep one block an item (_b2ht). With the item counter (bench/gpu/
-     * ab.sh, medians of 3): MSA 0.607 ms; triangle 1.624 against _b2ht's 1.585. */
-    const int persist = tcb && !p->has_klen && p->Sk > 0 && p->Sk <= 3 * bn && p->wl >= TP_CU_UNBOUNDED &&
-                        p->wr >= TP_CU_UNBOUNDED;
-    /* EXPERIMENT: the lean block (_b2hl: 2 warpgroups, 2 blocks a SM; _b2hq: 4) */
-    const char *lv = getenv("TPRIM_EXP_TCB");
-    const char lean = tcb && (TP_LEAN_MSA || !persist) ? (lv && lv[0] ? lv[0] : 'l') : 0;
-    const int lean_on = lean == 'l' || lean == 'q';
-    if (lean_on) nwg = lean == 'l' ? 2 : 4;
+    if (tcb) nwg = (p->Sq + 255) / 256 * 2 == (p->Sq + 127) / 128 ? 4 : 2;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             lean_on ? (lean == 'l' ? "l" : "q") : persist ? "p" : tcb ? "t" : maskk ? "k" : "");
-    int64_t blocks = grid_blocks(&a, p, 64 * nwg);
-    if (persist && !lean_on && blocks <= 0x7fffffffLL) { /* (more items: launch() refuses the grid, as before) */
-        const int sms = tp_cu_sm_count(p->device_id);
-        if (sms > 0 && blocks > sms) blocks = sms;
-    }
+             tcb ? (nwg == 4 ? "t4" : "t2") : maskk ? "k" : "");
+    const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
      * a warpgroup; with the mask bias in the products, second 64-byte column blocks of Q
      * and of each K stage instead of the mask rows */
     size_t smem;
-    if (lean_on) { /* Q pieces, K and V in 3 stages, bias buffers of 2 x 72 x 128, the identity */
+    if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
+                  warpgroup of 72 rows x 128 bytes, the identity (3 column blocks of 64 x 64
+                  bytes; the mbarriers in its unused columns), 1 KiB alignment */
         smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 72 * 128 + 3 * 64 * 64 + 1024;
-    } else if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, the identity
-                  (3 column blocks of 64 x 64 bytes), 2 bias buffers a warpgroup of 2 column
-                  blocks x 80 rows x 128 bytes, 6 mbarriers, 1 KiB alignment */
-        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + 3 * 64 * 64 + (size_t)(2 * nwg) * 2 * 80 * 128 + 48 + 1024;
-        if (persist) /* descriptor rings, NaN bitmap (+ 3 words), item counters */
-            smem += (size_t)nwg * 8 * 64 + 68 * 4 + (size_t)nwg * sizeof(tp_item_ctr);
-        /* then, 1 KiB-aligned, the ones block beside V (128 x 64 bytes: P V sums the rows) */
-        smem = ((smem - 1024 + 1023) & ~(size_t)1023) + 128 * 64 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

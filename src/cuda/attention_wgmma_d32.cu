@@ -9,10 +9,9 @@
  *       latencies behind; 16-bit bias tiles 3 x 35 KiB);
  *   _b2hk, as _b2h with the mask bias added by the tensor cores (kMaskK; the launcher
  *       picks it when 1 < scale <= 2^10), warpgroups not taking turns;
- *   _b2ht, both biases added by the tensor cores (attention_wgmma_bias.cuh; scale <= 1),
- *       the block recomputed by the _b2h body when a row sum comes out NaN;
- *   _b2hp, the persistent form of _b2ht (one block a SM running its items' key tiles as
- *       one stream; no window or key lengths). 
+ *   _b2ht2 / _b2ht4, both biases added by the tensor cores (attention_wgmma_bias.cuh;
+ *       scale <= 1; <= 128 registers): two warpgroups and two blocks a SM, or four
+ *       warpgroups; the block recomputed with scalar biases when a row sum comes out NaN.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma_bias.cuh"
 
@@ -36,15 +35,7 @@ TP_WG32(f16, __half, 3, 2, __half, _b2h, 1)
 TP_WG32K(bf16, __nv_bfloat16)
 TP_WG32K(f16, __half)
 #define TP_WG32T(TNAME, T)                                                                     \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht, 384, 1, tp_attn_wgmma_b2ht<T>)
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht2, 256, 2, (tp_attn_wgmma_b2ht<T, 2>)) \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht4, 512, 1, (tp_attn_wgmma_b2ht<T, 4>))
 TP_WG32T(bf16, __nv_bfloat16)
 TP_WG32T(f16, __half)
-#define TP_WG32P(TNAME, T)                                                                     \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hp, 384, 1, tp_attn_wgmma_tcbp_body<T>)
-TP_WG32P(bf16, __nv_bfloat16)
-TP_WG32P(f16, __half)
-#define TP_WG32L(TNAME, T)                                                                     \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hl, 256, 2, (tp_attn_wgmma_b2hl<T, 2>))  \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hq, 512, 1, (tp_attn_wgmma_b2hl<T, 4>))
-TP_WG32L(bf16, __nv_bfloat16)
-TP_WG32L(f16, __half)

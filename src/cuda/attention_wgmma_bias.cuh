@@ -126,7 +126,8 @@ template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(un
 /* S = (scale q) K^T + I B0 + 1 b1 for one warpgroup, one chain of 9 k-steps on s: the
  * q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then the
  * identity (di: k-step kk in column block kk / 2, 32 bytes in for odd kk) against the
- * bias buffer (db: k-step kk at rows 16 kk). */
+ * bias buffer (db: k-step kk at rows 16 kk). !kBiases: the q pieces' 4 k-steps only
+ * (the recompute's S, its biases added per score). */
 template <typename T, int kLo, bool kBiases = true>
 __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t di, uint64_t db)
 {

@@ -446,9 +446,9 @@ typedef struct tprim_attn_params {
  * each operand of both products (q, k; the probabilities, v) is split into two tf32
  * pieces, x = big + small with |x - big - small| <= 2^-22 |x|, and each product is
  * summed from three tf32 products (small big + big small + big big) in the tensor
- * cores' f32 accumulators: relative error below 1e-5 (worst 7.3e-6 over the test table
- * on an H200, where exact f32 arithmetic gives 7.4e-7; an infinite q, k or v element
- * gives NaN there).
+ * cores' f32 accumulators, P v a key tile at a time and added to out's f32 sum once a
+ * tile: relative error below 1e-5 (worst 5.6e-7 over the test table on an H200, where
+ * exact f32 arithmetic gives 7.4e-7; an infinite q, k or v element gives NaN there).
  * Larger D, and the pinned kernel "cuda_simt", use exact f32 arithmetic on the CUDA
  * cores. Kernels: "cuda_wgmma" (Hopper, sm_90: max(D, Dv) <= 256 with causal,
  * window, key lengths and lse, no ALiBi, soft-cap or key mask; at max(D, Dv) <= 32

@@ -32,19 +32,20 @@
  * rounded to nearest tf32), and each product as three, small big + big small + big big
  * (the small small term, below 2^-22 of the product, is dropped): 2^-22 relative error
  * an operand, at three tf32 products a product. Measured (H200, the CUDA tests): worst
- * relative error 7.3e-6 over the case table, 7.45e-6 with big truncated instead of
- * rounded (2^-20 an operand), and 7.4e-7 for the exact SIMT kernel: the split no longer
- * sets the error; the likely cause is the tensor cores' f32 accumulation (products
- * aligned and truncated, not rounded), over D / 8 x 3 steps for S and over every key
- * for O. Tiles of P V summed in fresh accumulators and added in f32 would test that.
+ * relative error 7.3e-6 over the case table when P V accumulated over every key in the
+ * tensor cores (7.45e-6 with big truncated instead of rounded, 2^-20 an operand), and
+ * 7.4e-7 for the exact SIMT kernel: the split did not set the error, the tensor cores'
+ * f32 accumulation (products aligned and truncated, not rounded) did. So each key
+ * tile's P V goes into fresh accumulators, added to O in f32 once a tile: 5.6e-7, at
+ * +1.7 % time (18.5 ms below).
  * Tiles stay f32 in shared memory (rows padded by 16 bytes: kD + 4 floats) and
  * fragments are read with 32-bit loads, conflict-free; the S accumulator feeds P V
  * directly, its keys 2t, 2t + 1 of an n-tile taking the k-slots t, t + 4 of m16n8k8,
  * with V's rows read in the same order. An infinite input becomes NaN (inf - inf in the
  * split); f32 biases are added in f32 as above. H200 (bench/gpu/ab.sh): B4 H16 S4096
- * D128 18.0-18.2 ms, 30 TFLOP/s (the SIMT kernel: 622 ms); the triangle shape with f32
- * inputs and biases 8.77 ms (PyTorch SDPA memory-efficient in f32, the bias
- * materialised: 14.6 ms). */
+ * D128 18.5 ms, 30 TFLOP/s (the SIMT kernel: 622 ms); the triangle shape with f32 inputs
+ * and biases 8.82 ms (PyTorch SDPA memory-efficient in f32, the bias materialised:
+ * 14.5 ms). */
 #include "attention_common.cuh"
 #include "tf32_split.h"
 
@@ -551,7 +552,7 @@ __device__ __forceinline__ void tp_attn_mma_body(const tp_cu_attn &a, T *smem)
          * of 8 keys, its keys 2t and 2t + 1 in k-slots t and t + 4 (so a0..a3 are S's
          * c0, c2, c1, c3) and V's rows read in that order */
         if constexpr (kF32) {
-            /* exp: this tile's P V in fresh accumulators, added to O in f32 (round to
+            /* this tile's P V in fresh accumulators, added to O in f32 (round to
              * nearest) once a tile, so that the tensor cores' truncating accumulation
              * runs over kBN keys, not over all of them */
             float ot[kM][kDT][4];

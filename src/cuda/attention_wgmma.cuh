@@ -274,7 +274,7 @@ template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[
  * log2 units. kBias = 3: s + b0 / scale, the caller passing 1 / scale as scale (the mask
  * bias already in s). kBias = 4: the biases and the scale are already in s (natural-log
  * units; the caller passes log2(e) as scale2): trees, nothing added. */
-template <int kBN, int kBias, typename TB, bool kRowSum = true>
+template <int kBN, int kBias, typename TB>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
                                               float scale, float scale2, int t, const TB *b0,
@@ -368,7 +368,7 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
 #pragma unroll
             for (int e = 0; e < 4; e++) s[4 * n + e] = tp_ex2(fmaf(s[4 * n + e], sc, -mu[e >> 1]));
 #pragma unroll
-        for (int r = 0; r < 2 && kRowSum; r++) { /* (!kRowSum: the caller's P V sums the rows) */
+        for (int r = 0; r < 2; r++) {
             float v[kNT];
 #pragma unroll
             for (int n = 0; n < kNT; n++) v[n] = s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
@@ -420,22 +420,19 @@ __device__ __forceinline__ void tp_wg_rescale_pack(float (&o)[kD / 2], const flo
 
 /* Normalise and store this thread's two rows, row0 and row0 + 8, of out (ob: the
  * (batch, head) slice of out; lse at element loff() of a.lse when a.has_lse). l: the
- * thread's part of the row sums, summed over the quad here, or (lquad false) the whole
- * row sums already. */
+ * thread's part of the row sums, summed over the quad here. */
 template <typename T, int kD, typename LseOff>
 __device__ __forceinline__ void tp_wg_store_rows(const tp_cu_attn &a, T *ob, LseOff loff, int64_t row0,
                                                  const float (&o)[kD / 2], const float (&m)[2], const float (&l)[2],
-                                                 int t, bool lquad = true)
+                                                 int t)
 {
     typedef tp_mma_type<T> M;
     const bool pair = a.out.vec;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lt = l[r];
-        if (lquad) {
-            lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-            lt += __shfl_xor_sync(0xffffffffu, lt, 2);
-        }
+        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
         const int64_t i = row0 + r * 8;
         if (i >= a.Sq) continue;
         const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;

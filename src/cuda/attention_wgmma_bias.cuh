@@ -290,7 +290,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             }
             float al[2];
             uint32_t pa[kBN / 16][4];
-            tp_wg_softmax<kBN, 4, T, true>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
+            tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
                                            (const float *)NULL);
             tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
             tp_wg_fence_regs(pa);

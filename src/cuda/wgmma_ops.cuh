@@ -52,16 +52,6 @@ __device__ __forceinline__ void tp_wgmma_rs_n32(__nv_bfloat16 *, float (&d)[16],
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(acc));
 }
 
-/* D[64 x 40] += A[64 x 16] B[16 x 40]; A in registers (the m16n8k16 A fragment of each warp's 16 rows), B MN-major in shared memory (transposed) */
-__device__ __forceinline__ void tp_wgmma_rs_n40(__nv_bfloat16 *, float (&d)[20], const uint32_t (&a)[4], uint64_t db, int acc)
-{
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %25, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n40k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19}, {%20, %21, %22, %23}, %24, p, 1, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(acc));
-}
-
 /* D[64 x 64] += A[64 x 16] B[16 x 64]; A in registers (the m16n8k16 A fragment of each warp's 16 rows), B MN-major in shared memory (transposed) */
 __device__ __forceinline__ void tp_wgmma_rs_n64(__nv_bfloat16 *, float (&d)[32], const uint32_t (&a)[4], uint64_t db, int acc)
 {
@@ -129,16 +119,6 @@ __device__ __forceinline__ void tp_wgmma_rs_n32(__half *, float (&d)[16], const 
                  "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 "
                  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1, 1;\n}\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(acc));
-}
-
-/* D[64 x 40] += A[64 x 16] B[16 x 40]; A in registers (the m16n8k16 A fragment of each warp's 16 rows), B MN-major in shared memory (transposed) */
-__device__ __forceinline__ void tp_wgmma_rs_n40(__half *, float (&d)[20], const uint32_t (&a)[4], uint64_t db, int acc)
-{
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %25, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n40k16.f32.f16.f16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19}, {%20, %21, %22, %23}, %24, p, 1, 1, 1;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(acc));
 }
 

@@ -456,10 +456,9 @@ typedef struct tprim_attn_params {
  * stride with 16-byte aligned rows, two only when one of them is a single row shared
  * by every query (the evoformer mask bias). With 16-bit biases and scale <= 1 the tensor
  * cores add both: scale q is split into two pieces of the dtype (hi + lo, 16 bits of it
- * for bf16, 22 for f16), the per-row bias enters as the identity times its tile and the
- * mask bias as ones times its row, every product exact and summed in f32; a block whose
- * row sums come out NaN (an infinite or NaN per-row bias, which the identity's zeros
- * turn into NaN) is recomputed with the biases added per score. With 1 < scale <= 2^10
+ * for bf16, 22 for f16), the per-row bias is the f32 accumulator's start value and the
+ * mask bias enters as ones times its row, every product exact and summed in f32 (IEEE
+ * semantics for infinite biases). With 1 < scale <= 2^10
  * the tensor cores add the mask bias only (one more k-step of q.k, 1 / scale in three
  * pieces). q, k, v rows 16-byte aligned with unit column stride; chosen first where it
  * accepts), "cuda" (tensor cores, sm_80+, every option; bf16, f16, and f32 as above)

@@ -139,9 +139,9 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         c.layout = i & 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
         ADD(c);
     }
-    /* a per-row bias with -inf entries beside the mask bias (16-bit): the kernel with the
-     * biases through the tensor cores gets NaN row sums there and recomputes those blocks
-     * with the biases added per score */
+    /* a per-row bias with -inf entries beside the mask bias (16-bit): the kernel with both
+     * biases in S's chain takes the -inf as S's start value (v15-v19 got NaN row sums from
+     * the identity product and recomputed those blocks) */
     memset(&c, 0, sizeof c);
     c.bias_qtype = 1;
     c.nbd = 1, c.bd[0] = 2, c.Hq = c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 32;
@@ -164,8 +164,8 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
  * and two blocks a SM (_b2ht2) where Sq rounds up to 128 rows with fewer rows than to
  * 256, else four warpgroups (_b2ht4). Many work items (480, more than one a SM on a GPU of
  * up to ~160 SMs); one to three key tiles with tails, warpgroups wholly or partly past Sq,
- * column tails, and pair biases with -inf entries in head 0 only (some blocks recompute,
- * others not). Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
+ * column tails, and pair biases with -inf entries in head 0 only (a block with and one
+ * without them). Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
  * rows keep the oracle cheap; only cuda_wgmma runs them. */
 static int add_tcb_cases(attn_case *cs)
 {

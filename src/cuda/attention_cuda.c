@@ -308,9 +308,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * and of each K stage instead of the mask rows */
     size_t smem;
     if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
-                  warpgroup of 72 rows x 128 bytes, the identity (3 column blocks of 64 x 64
-                  bytes; the mbarriers in its unused columns), 1 KiB alignment */
-        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 72 * 128 + 3 * 64 * 64 + 1024;
+                  warpgroup of 80 rows x 128 bytes, the ones block (64 x 64 bytes), the 6
+                  mbarriers, 1 KiB alignment */
+        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 64 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

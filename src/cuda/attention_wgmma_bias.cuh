@@ -1,50 +1,42 @@
-/* attention_wgmma_bias.cuh -- the Hopper evoformer kernel whose biases are added by the
- * tensor cores (kD = 32, biases of the input dtype, scale <= 1; warpgroups of 64 query
+/* attention_wgmma_bias.cuh -- the Hopper evoformer kernel whose S accumulator carries
+ * both biases (kD = 32, biases of the input dtype, scale <= 1; warpgroups of 64 query
  * rows, at most 128 registers a thread).
  *
  * Per key tile of 128 keys, warpgroup w (query rows 64w .. 64w + 63 of the block) gets
- *   S = (scale q) K^T + B0 + b1      one chain of wgmma on one accumulator:
+ *   S = B0 + (scale q) K^T + b1      one accumulator:
+ *     B0              the warpgroup's 64 x 128 tile of bias 0 (the pair bias), read from
+ *                     its staged copy by ldmatrix into the accumulator registers (f32) as
+ *                     the chain's start value: 8 shared loads and 64 conversions a thread;
  *     (scale q) K^T   scale q as hi + lo, two pieces of the input dtype (16 or 22 bits of
  *                     the f32 product; the pieces are written once a block, in place of
- *                     Q and in a second column block): 4 k-steps;
- *     B0              I B0, I the 64 x 64 identity (exact in any dtype) and B0 the
- *                     warpgroup's 64 x 128 tile of bias 0 (the pair bias) as the B operand,
- *                     MN-major (its keys are contiguous): 4 k-steps;
- *     b1              1 b1 in the same chain: column 64 of the identity tile holds ones and
- *                     row 64 of the bias tile holds bias 1's row (the mask bias): 1 k-step.
- *   All products are exact (one factor is 0 or 1) and are summed in f32, so S is the
- *   natural-log logit; the softmax is tp_wg_softmax's mode 4 (no scalar bias work: per
- *   score a max, an fma, the exponent, a sum and half a pack).
- * The tensor cores do 9 k-steps of m64n128k16 where the kernels with scalar biases do 2
- * or 3, and the softmax threads no longer load, convert or add a bias per score.
- *
- * The identity products multiply every bias element by 0 for the other 63 rows: an
- * infinite or NaN bias 0 makes NaN of its column. Then the row sums come out NaN, the
- * block sees it after writing its rows (one __syncthreads_or), and recomputes itself with
- * both biases added per score (kScalar), writing those rows again (exact semantics for
- * infinite biases). Bias 1 is only multiplied by 1 (its row in the k-step holds zeros
- * elsewhere) and may hold -inf.
+ *                     Q and in a second column block): 4 k-steps of m64n128k16;
+ *     b1              1 b1: the ones block (column 0 ones) against rows 64 .. 79 of the
+ *                     bias buffer (bias 1's row, the mask bias, then zero rows): 1 k-step.
+ *   Every product is exact (hi / lo x k in f32, or a factor 0 or 1) and the sum is f32,
+ *   so S is the natural-log logit with IEEE semantics for infinite biases (-inf in
+ *   either bias masks its score; the scalar path's NaN cases give NaN here too); the
+ *   softmax is tp_wg_softmax's mode 4 (per score a max, an fma, the exponent, a sum and
+ *   half a pack; no bias loaded, converted or added there).
  *
  * History (H200, triangle attention N = L = 768, bf16; bench/gpu/ab.sh medians; the
- * notes have the rest): v15 put both biases in the products with three warpgroups of 168
- * registers, one block a SM (1.60 ms); v18 took instructions off its path (1.506 ms;
- * 1.54-1.57 in later calls); v19 is this kernel, the lean block: 128 registers, so four
- * warpgroups (_b2ht4: 1.441 ms against 1.569 in the same call) or two blocks of two a SM
- * (_b2ht2: MSA rows, L = 384: 0.555 ms against the persistent kernel's 0.608).
+ * notes have the rest): v15 put both biases in the products (B0 as I B0, the identity
+ * against the bias tile: 9 k-steps) with three warpgroups of 168 registers, one block a
+ * SM (1.60 ms); v18 took instructions off its path (1.506 ms; 1.54-1.57 in later calls);
+ * v19 the lean block: 128 registers, so four warpgroups (_b2ht4: 1.441 ms against 1.569
+ * in the same call) or two blocks of two a SM (_b2ht2: MSA rows, L = 384: 0.555 ms
+ * against the persistent kernel's 0.608); v20 B0 as the start value (5 k-steps, no
+ * identity, no NaN recompute): 1.386 against 1.458 ms, MSA 0.546 against 0.561.
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
  * 1.63 with; two warpgroups of 255 registers issuing S of tile j+1 before the softmax of
- * tile j (two S accumulators, four K / V stages): 2.08 ms. The persistent form of the
- * 3-warpgroup kernel (v16-v18, one block a SM running its items' key tiles as one stream)
- * is gone: two blocks a SM overlap one block's prologue and epilogue with the other's
- * tiles without it. */
+ * tile j (two S accumulators, four K / V stages): 2.08 ms. */
 #ifndef TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 #define TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 
 #include "attention_wgmma.cuh"
 
 /* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row
- * as row 64, keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
+ * as row 64 (rows 65 .. kRowsB - 1 are left alone), keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
  * of 64 keys x kRowsB rows x 128 bytes, row r at 128 r, 16-byte chunk c at c ^ (r & 7)
  * (the 128-byte swizzle). Copied by the 128 threads of one warpgroup (tid 0 .. 127):
  * thread tid copies chunk tid mod 16 of rows tid / 16 + 8 i, one swizzle phase. */
@@ -74,33 +66,19 @@ __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b
     if (tid < 16) tp_cp_async16(dm, n ? b1 + j : b1, n);
 }
 
-/* The identity tile as it lies in shared memory: 64 rows x columns 0 .. 95 in three column
- * blocks of 64 x 64 bytes (64-byte swizzle), 1 at column r of row r and at column 64 of
- * every row; 768 16-byte chunks, chunk p at byte 16 p. Built by the compiler, one a dtype
- * (one: the bits of 1.0), so that a block copies it with cp.async (L2-resident after the
- * first blocks) instead of computing it. */
-struct alignas(16) tp_wgb_ident_tab {
-    uint32_t w[768 * 4];
-};
-template <uint32_t kOne> constexpr tp_wgb_ident_tab tp_wgb_ident_make()
+/* The ones block: the A operand of the mask bias's k-step, 64 rows x 32 columns of the
+ * dtype in the 64-byte swizzle (K-major, one column block), 1 at column 0 of every row and
+ * 0 elsewhere (columns 16 .. 31 are never read). Written by the block's threads (256
+ * 16-byte chunks; chunk p holds row p / 4, columns 8 w .. 8 w + 7 with w = (p mod 4) ^
+ * phase(row)). */
+template <typename T> __device__ __forceinline__ void tp_wgb_ones(unsigned char *dst, int tid, int nthreads)
 {
-    tp_wgb_ident_tab t{};
-    for (int p = 0; p < 768; p++) {
-        const int blk = p / 256, r = p % 256 / 4, slot = p % 4;
-        const int wc = blk * 4 + (slot ^ ((r >> 1) & 3)); /* tp_sw<32>::phase(r) */
-        for (int e = 0; e < 4; e++) {
-            const int c0 = 8 * wc + 2 * e;
-            const uint32_t lo = c0 == r || c0 == 64 ? kOne : 0u, hi = c0 + 1 == r ? kOne : 0u;
-            t.w[4 * p + e] = lo | hi << 16;
-        }
+    const uint32_t one = tp_mma_type<T>::pack(1.0f, 0.0f);
+    for (int p = tid; p < 256; p += nthreads) {
+        const int r = p >> 2, w = (p & 3) ^ tp_sw<32>::phase(r);
+        *reinterpret_cast<uint4 *>(dst + p * 16) = make_uint4(w == 0 ? one : 0u, 0u, 0u, 0u);
     }
-    return t;
 }
-static __device__ const tp_wgb_ident_tab tp_wgb_ident_bf16 = tp_wgb_ident_make<0x3F80u>();
-static __device__ const tp_wgb_ident_tab tp_wgb_ident_f16 = tp_wgb_ident_make<0x3C00u>();
-template <typename T> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident();
-template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__nv_bfloat16>() { return &tp_wgb_ident_bf16; }
-template <> __device__ __forceinline__ const tp_wgb_ident_tab *tp_wgb_ident<__half>() { return &tp_wgb_ident_f16; }
 
 /* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
  * chunk kLo bytes further lo (hi = the dtype's rounding of scale q, lo = the rest) */
@@ -123,71 +101,74 @@ template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(un
     *reinterpret_cast<uint4 *>(p + kLo) = make_uint4(lo[0], lo[1], lo[2], lo[3]);
 }
 
-/* S = (scale q) K^T + I B0 + 1 b1 for one warpgroup, one chain of 9 k-steps on s: the
- * q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then the
- * identity (di: k-step kk in column block kk / 2, 32 bytes in for odd kk) against the
- * bias buffer (db: k-step kk at rows 16 kk). !kBiases: the q pieces' 4 k-steps only
- * (the recompute's S, its biases added per score). */
-template <typename T, int kLo, bool kBiases = true>
-__device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t di, uint64_t db)
+/* s (holding bias 0) += (scale q) K^T + 1 b1 for one warpgroup, one chain of 5 k-steps:
+ * the q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then
+ * the ones block (d1) against rows 64 .. 79 of the bias buffer (db: bias 1's row, then
+ * zeros). */
+template <typename T, int kLo>
+__device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t d1, uint64_t db)
 {
-    constexpr int kIBlk = 64 * 64;
 #pragma unroll
     for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
-        tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32),
-                              ks > 0);
-    if constexpr (kBiases) {
+        tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32), 1);
+    tp_wgmma_sst_n128((T *)0, s, d1, tp_desc_add(db, 64 * 128), 1);
+}
+
+/* Bias 0 of this thread's S fragment (rows 16 wl + g and + 8 of the warpgroup, keys 8 n +
+ * 2 t and + 1) as f32, from the staged buffer (kBBlk bytes a column block of 64 keys, row
+ * r at 128 r, chunk c at c ^ (r & 7)): ldmatrix x4 i reads the 8 x 8 matrices (key block
+ * 2 i + mi / 2, row half mi mod 2), mi = lane / 8, lane giving row lane mod 8 of its
+ * matrix; register q of it is s[4 n + 2 r], s[4 n + 2 r + 1] for n = 2 i + q / 2, r = q
+ * mod 2. */
+template <typename T, int kBBlk>
+__device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char *buf, int wl, int lane)
+{
+    const int mi = lane >> 3, x = lane & 7, y = (mi >> 1) ^ x;
+    const unsigned char *br = buf + (16 * wl + 8 * (mi & 1) + x) * 128;
 #pragma unroll
-        for (int kk = 0; kk < 5; kk++)
-            tp_wgmma_sst_n128((T *)0, s, tp_desc_add(di, (kk >> 1) * kIBlk + (kk & 1) * 32),
-                              tp_desc_add(db, kk * 16 * 128), 1);
+    for (int i = 0; i < 8; i++) {
+        uint32_t u[4];
+        tp_ldsm_x4(u, br + (i >> 2) * kBBlk + ((((2 * i) & 7) ^ y) << 4)); /* chunk (2i + mi/2) & 7 */
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[q]));
+            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1)] = f.x;
+            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1) + 1] = f.y;
+        }
     }
 }
 
 /*
- * The block (kWG warpgroups, 64 kWG query rows) with both biases through the tensor
- * cores. At most 128 registers a thread, so that two blocks of two warpgroups (kWG = 2,
- * _b2ht2) share a SM and one block's prologue and epilogue run beside the other's tiles,
- * or one block of four (kWG = 4, _b2ht4) gives each scheduler four warps (the 3-warpgroup
- * kernel of v15-v18 had 168 registers and three warps a scheduler). For that:
+ * The block (kWG warpgroups, 64 kWG query rows) with both biases in S's chain. At most
+ * 128 registers a thread, so that two blocks of two warpgroups (kWG = 2, _b2ht2) share a
+ * SM and one block's prologue and epilogue run beside the other's tiles, or one block of
+ * four (kWG = 4, _b2ht4) gives each scheduler four warps (the 3-warpgroup kernel of
+ * v15-v18 had 168 registers and three warps a scheduler). For that:
  *   - P V is issued after the softmax, and waited for (after this thread's share of the
  *     K / V copies of tile j+2) before the next S: P and the S accumulator are never live
  *     together (S 64 + O 16 registers, then P 32 + O 16). With the wait at the start of
  *     the next tile instead, ptxas serialises every wgmma (warning C7512: P V in flight
  *     across the loop's back edge);
  *   - one bias buffer a warpgroup: tile j+1's bias copies start once every warp of the
- *     warpgroup has its S of tile j (a warpgroup barrier) and hide behind the softmax;
- *   - the row sums are the softmax's (no ones block beside V);
- *   - bias blocks of 72 rows (64 of bias 0, bias 1's row, 7 zero rows): rows 72 .. 79,
- *     which the fifth k-step reads too, lie in the next column block, the next
- *     warpgroup's buffer or (the last) the identity; they meet the identity's zero
- *     columns 72 .. 79, so they add nothing when finite and make NaN (the recompute)
- *     otherwise;
- *   - the 6 mbarriers live in the identity's unused columns 80 .. 95 (rows 0 and 1 of its
- *     third column block, swizzle phase 0: bytes 32 .. 63 and 96 .. 127), which no k-step
- *     reads and the identity copy skips.
+ *     warpgroup has read bias 0 of tile j and its S is done (a warpgroup barrier), and
+ *     hide behind the softmax;
+ *   - the row sums are the softmax's.
  * Loads are cp.async: K and V on mbarriers three stages deep (tile j+2 into tile j-1's
  * stage once every thread has waited for its P V of tile j-1), Q and the bias tiles in
- * groups. The warpgroups take turns at the tensor cores for S (named barriers; measured
- * with four warpgroups: 1.441 ms with turns, 1.466 without).
- * Shared memory: Q pieces 2 x 64 kWG x 64, K, V 3 stages x 8192 each, bias blocks
- * 2 kWG x 72 x 128, identity 3 x 64 x 64; kWG = 2: 114 688 bytes (+ 1 KiB alignment),
- * two blocks a SM exactly (228 KiB less 1 KiB a block); kWG = 4: 167 936.
- * kScalar (the recompute when a row sum came out NaN): S = (scale q) K^T by the tensor
- * cores only, and both biases added per score from the staged buffer in f32 (exact
- * semantics for infinite biases; nothing reads rows 65 .. 79). It spills a few registers
- * under the 128 cap; the first pass does not.
+ * groups. The warpgroups take turns at the tensor cores for S (named barriers).
+ * Shared memory: Q pieces 2 x 64 kWG x 64, K, V 3 stages x 8192 each, bias buffers kWG x
+ * 2 x 80 x 128, the ones block 64 x 64, the 6 mbarriers (64 bytes); kWG = 2: 110 656
+ * bytes (+ 1 KiB alignment), two blocks a SM; kWG = 4: 168 000.
  */
-template <typename T, int kWG, bool kScalar>
-__device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
+template <typename T, int kWG>
+__device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
 {
     constexpr int kD = 32, kBN = 128, kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
     constexpr int kQBlk = kBM * 64, kTile = kBN * kD * 2; /* a Q piece; a K or V stage */
-    constexpr int kRowsB = 72, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
-    constexpr int kIBlk = 64 * 64; /* an identity column block (32 columns) */
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBlk, *Vs = Ks + kStages * kTile;
-    unsigned char *Bs = Vs + kStages * kTile, *Is = Bs + kWG * kBBuf;
-    const uint32_t full0 = tp_smem_addr(Is) + 2 * kIBlk + 32, empty0 = full0 + 64;
+    unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * kBBuf;
+    const uint32_t full0 = tp_smem_addr(Os) + 64 * 64, empty0 = full0 + 32;
     const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
     const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x);
@@ -214,17 +195,12 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
             tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
         }
-        if (!kScalar) {
-            /* the identity from its table, less the four chunks that hold the mbarriers */
-            const uint4 *tab = reinterpret_cast<const uint4 *>(tp_wgb_ident<T>()->w);
-            for (int c = threadIdx.x; c < 768; c += kThreads)
-                if ((c & ~5) != 514) tp_cp_async16(Is + c * 16, tab + c, 16);
-            /* rows 65 .. 71 of every bias block: zero, for good */
-            constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
-            for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
-                *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
-                    make_uint4(0u, 0u, 0u, 0u);
-        }
+        tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
+        /* rows 65 .. 79 of every bias block: zero, for good */
+        constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
+        for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
+            *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+                make_uint4(0u, 0u, 0u, 0u);
         __syncthreads(); /* the barriers are initialised before anyone arrives */
         tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         load_bias(w.k.t_begin * kBN); /* one group: Q and bias tile 0 */
@@ -248,7 +224,7 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
         const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
         const uint64_t dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
-        const uint64_t di = tp_wg_desc_k<kD>(tp_smem_addr(Is));
+        const uint64_t d1 = tp_wg_desc_k<kD>(tp_smem_addr(Os));
         const uint64_t db = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
         int st = 0, sp = 0;
         uint32_t ph = 0, pph = 0;
@@ -259,33 +235,17 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
+            tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
             tp_wg_turn(wg);
             tp_wg_fence_regs(s);
             tp_wg_fence();
-            tp_wgb_issue_s<T, kQBlk, !kScalar>(s, dq, tp_desc_add(dk0, st * kTile), di, db);
+            tp_wgb_issue_s<T, kQBlk>(s, dq, tp_desc_add(dk0, st * kTile), d1, db);
             tp_wg_commit();
             if (j + 1 < nt || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
             tp_wg_wait0();
             tp_wg_fence_regs(s);
-            if (kScalar) {
-                /* s += b0 + b1 from the staged tile: row r of the buffer at 128 r, its
-                 * 16-byte chunk c at c ^ (r & 7) (this thread's rows: phase g); bias 1 at
-                 * row 64, phase 0 */
-                const unsigned char *br = Bw + (16 * wl + g) * 128 + 4 * t, *bm = Bw + 64 * 128 + 4 * t;
-#pragma unroll
-                for (int n = 0; n < kBN / 8; n++) {
-                    const int cb = (n >> 3) * kBBlk, ch = n & 7;
-                    const float2 q = tp_wg_bias2(reinterpret_cast<const T *>(bm + cb + (ch << 4)));
-#pragma unroll
-                    for (int r = 0; r < 2; r++) {
-                        const float2 p = tp_wg_bias2(reinterpret_cast<const T *>(br + r * 8 * 128 + cb + ((ch ^ g) << 4)));
-                        s[4 * n + 2 * r] = s[4 * n + 2 * r] + p.x + q.x;
-                        s[4 * n + 2 * r + 1] = s[4 * n + 2 * r + 1] + p.y + q.y;
-                    }
-                }
-            }
             if (j + 1 < nt) {
-                tp_wg_bar_sync<kWG>(wg); /* every warp has its S (and its biases): the buffer is free */
+                tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
                 load_bias(k0 + kBN);
             }
             float al[2];
@@ -315,26 +275,14 @@ __device__ __forceinline__ bool tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
             k0 += kBN;
         }
     }
-    const bool bad = isnan(l[0]) || isnan(l[1]);
     tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
                             [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
-    if (kScalar) return true;
-    if (__syncthreads_or(bad)) {
-        if (nt > 0 && threadIdx.x < kStages) {
-            tp_mbar_inval(full0 + threadIdx.x * 8);
-            tp_mbar_inval(empty0 + threadIdx.x * 8);
-        }
-        __syncthreads();
-        return false;
-    }
-    return true;
 }
 
-/* tp_attn_wgmma_<bf16|f16>_d32_b2ht<kWG>: the block with both biases through the tensor
- * cores, recomputed with scalar biases when a row sum comes out NaN. */
+/* tp_attn_wgmma_<bf16|f16>_d32_b2ht<kWG>: the block with both biases in S's chain. */
 template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
 {
-    if (!tp_attn_wgmma_tcb_body<T, kWG, false>(a, smem)) tp_attn_wgmma_tcb_body<T, kWG, true>(a, smem);
+    tp_attn_wgmma_tcb_body<T, kWG>(a, smem);
 }
 
 #endif

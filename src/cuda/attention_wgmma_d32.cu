@@ -9,9 +9,9 @@
  *       latencies behind; 16-bit bias tiles 3 x 35 KiB);
  *   _b2hk, as _b2h with the mask bias added by the tensor cores (kMaskK; the launcher
  *       picks it when 1 < scale <= 2^10), warpgroups not taking turns;
- *   _b2ht2 / _b2ht4, both biases added by the tensor cores (attention_wgmma_bias.cuh;
+ *   _b2ht2 / _b2ht4, both biases in S's accumulator chain (attention_wgmma_bias.cuh;
  *       scale <= 1; <= 128 registers): two warpgroups and two blocks a SM, or four
- *       warpgroups; the block recomputed with scalar biases when a row sum comes out NaN.
+ *       warpgroups.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma_bias.cuh"
 

@@ -165,7 +165,7 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
  * 256, else four warpgroups (_b2ht4). Many work items (480, more than one a SM on a GPU of
  * up to ~160 SMs); one to three key tiles with tails, warpgroups wholly or partly past Sq,
  * column tails, and pair biases with -inf entries in head 0 only (a block with and one
- * without them). Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
+ * without them); the stream form (_b2hs4) where the keys allow. Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
  * rows keep the oracle cheap; only cuda_wgmma runs them. */
 static int add_tcb_cases(attn_case *cs)
 {
@@ -188,10 +188,21 @@ static int add_tcb_cases(attn_case *cs)
      * last with one warpgroup partly and one wholly past Sq, three key tiles with a tail,
      * -inf pair-bias entries */
     c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 200, c.Sk = 136, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR;
-    c.layout = LAYOUT_BSHD;
+    c.layout = LAYOUT_BSHD, c.causal = 1; /* (causal: not the stream form) */
     cs[n++] = c;
+    c.causal = 0;
     c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
     c.layout = LAYOUT_BHSD;
+    cs[n++] = c;
+    /* the stream form (_b2hs4: four warpgroups, keys the same for every item, two or more
+     * key tiles): more items than SMs, so that blocks run several; items of one query tile
+     * with two key tiles and no tail (Q buffers reused every other item), GQA; then two
+     * query tiles with eight key tiles and a tail, lse */
+    c.bd[1] = 50, c.Hq = 4, c.Hkv = 2, c.Sq = 256, c.Sk = 256, c.dt = TPRIM_BF16, c.scale = 0.0f;
+    c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BSHD;
+    cs[n++] = c;
+    c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_F16, c.scale = 0.8f;
+    c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
     return n;
 }
@@ -344,7 +355,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
-    attn_case pc[8];
+    attn_case pc[10];
     const int np = add_tcb_cases(pc);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);

@@ -296,11 +296,19 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * with four, 1.473 with two; MSA rows (Sq = 384) 0.762 with four, 0.555 with two. */
     const int tcb = maskk && p->scale <= 1.0f;
     if (tcb) nwg = (p->Sq + 255) / 256 * 2 == (p->Sq + 127) / 128 ? 4 : 2;
+    int64_t blocks = grid_blocks(&a, p, 64 * nwg);
+    /* its stream form (_b2hs4): one block a SM runs work items blockIdx.x, + gridDim.x, ..
+     * as one stream of key tiles, for items that all see the same keys (no window, not
+     * causal, no key lengths) and have at least two key tiles. H200, triangle attention:
+     * 1.xxx ms against 1.386 */
+    const int sms = tcb && nwg == 4 ? tp_cu_sm_count(p->device_id) : 0;
+    const int stream = sms > 0 && a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen &&
+                       p->Sk > bn && blocks <= 0x7fffffffLL;
+    if (stream && blocks > sms) blocks = sms;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             tcb ? (nwg == 4 ? "t4" : "t2") : maskk ? "k" : "");
-    const int64_t blocks = grid_blocks(&a, p, 64 * nwg);
+             tcb ? (stream ? "s4" : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "");
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
@@ -309,8 +317,8 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     size_t smem;
     if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
                   warpgroup of 80 rows x 128 bytes, the ones block (64 x 64 bytes), the 6
-                  mbarriers, 1 KiB alignment */
-        smem = (size_t)(2 * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 64 + 1024;
+                  mbarriers, 1 KiB alignment; the stream form has two Q buffers */
+        smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 64 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

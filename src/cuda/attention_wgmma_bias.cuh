@@ -279,10 +279,195 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
                             [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
 }
 
+/* Work item it of the block order (tp_cu_block_at32): batch indices, head, first query row. */
+struct tp_wgs_item {
+    tp_bidx bi;
+    int64_t h, q0;
+};
+template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp_cu_attn &a, uint32_t it)
+{
+    tp_wgs_item x;
+    int64_t b, qt;
+    tp_cu_block_at32(a, it, b, x.h, qt, x.bi);
+    x.q0 = qt * kBM;
+    return x;
+}
+
+/*
+ * The stream form of the block above (_b2hs4: four warpgroups, one block a SM, grid <=
+ * the SM count): block b runs work items b, b + gridDim.x, ... as one stream of key
+ * tiles, so that one item's prologue (Q, its first bias and K / V tiles) and epilogue
+ * hide under the neighbouring items' tiles instead of leaving the SM to four idle
+ * warpgroups (H200, triangle: every block's tiles run twice took 2.470 ms against 1.380,
+ * so ~0.29 ms of the 1.38 was outside the steady state). For items that all see the
+ * same keys: no window, not causal, no key lengths, and at least two key tiles (the
+ * launcher checks), so the softmax's masks are item 0's.
+ *   - K and V run three stages ahead as before; the copy side moves to the next item
+ *     after the current one's last tile (the next item's decode, then its Q rows into
+ *     the other Q buffer before its first K / V tile, so that this tile's full barrier
+ *     covers Q too). Q of item i+2 goes into item i's buffer at stream tile
+ *     (i+2) nt - 2, after the empty barrier of tile (i+2) nt - 3 >= item i's last
+ *     (nt >= 2): every thread is done with item i's S.
+ *   - Each warpgroup splits its own 64 Q rows (scale q = hi + lo) at its item's first
+ *     tile, before the fence and the warpgroup barrier that precede S.
+ *   - The bias copies of a warpgroup move to the next item the same way, one tile ahead.
+ *   - After an item's last P V: its rows are stored (the item decoded again) and O, m,
+ *     l start over.
+ * Shared memory as the block above plus a second Q buffer: 200 768 bytes (+ 1 KiB).
+ */
+template <typename T, int kWG>
+__device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, unsigned char *smem)
+{
+    constexpr int kD = 32, kBN = 128, kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
+    constexpr int kQBlk = kBM * 64, kQBuf = 2 * kQBlk, kTile = kBN * kD * 2;
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBuf, *Vs = Ks + kStages * kTile;
+    unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * kBBuf;
+    const uint32_t full0 = tp_smem_addr(Os) + 64 * 64, empty0 = full0 + 32;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    const uint32_t nitems = (uint32_t)(a.nbatch * a.Hq * a.n_qtiles), G = gridDim.x;
+    if (blockIdx.x >= nitems) return;
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
+    const int nt = (int)w.k.t_end; /* t_begin = 0 */
+    const int64_t total = (int64_t)((nitems - 1 - blockIdx.x) / G + 1) * nt;
+
+    /* the copy side: K / V of tile cj of item citem (cq-th of the block) next */
+    uint32_t citem = blockIdx.x;
+    int cj = 0, cq = 0;
+    const T *kb, *vb;
+    auto start_copy_item = [&]() { /* decode citem, its Q rows into buffer cq & 1 */
+        const tp_wgs_item x = tp_wgs_decode<kBM>(a, citem);
+        const int64_t hk = (uint32_t)x.h / (uint32_t)a.G;
+        kb = (const T *)a.k.data + tp_cu_off(a.k, x.bi, hk);
+        vb = (const T *)a.v.data + tp_cu_off(a.v, x.bi, hk);
+        const T *qb = (const T *)a.q.data + tp_cu_off(a.q, x.bi, x.h) + x.q0 * a.q.si;
+        tp_load_sw<T, kBM, kD, kThreads>(Qs + (cq & 1) * kQBuf, qb, a.q.si, 0, a.Sq - x.q0, a.D);
+    };
+    auto copy_kv = [&](int stage) {
+        if (cj == 0 && cq > 0) start_copy_item();
+        const int64_t key0 = (int64_t)cj * kBN;
+        tp_load_sw<T, kBN, kD, kThreads>(Ks + stage * kTile, kb, a.k.si, key0, a.Sk, a.D);
+        tp_load_sw<T, kBN, kD, kThreads>(Vs + stage * kTile, vb, a.v.si, key0, a.Sk, a.Dv);
+        tp_cp_async_arrive(full0 + stage * 8);
+        if (++cj == nt) cj = 0, cq++, citem += G;
+    };
+    /* the bias side (this warpgroup's rows), one tile ahead */
+    unsigned char *Bw = Bs + wg * kBBuf;
+    const T *bsrc0, *bsrc1;
+    int64_t brows;
+    auto start_bias_item = [&](uint32_t it) {
+        const tp_wgs_item x = tp_wgs_decode<kBM>(a, it);
+        const int64_t brow0 = x.q0 + wg * 64, rb = brow0 < a.Sq ? brow0 : a.Sq - 1;
+        bsrc0 = (const T *)a.bias[0].data + tp_cu_off(a.bias[0], x.bi, x.h) + rb * a.bias[0].si;
+        bsrc1 = (const T *)a.bias[1].data + tp_cu_off(a.bias[1], x.bi, x.h);
+        brows = a.Sq - brow0;
+    };
+    auto load_bias = [&](int64_t key0) {
+        tp_wgb_load_bias<T, kRowsB>(Bw, bsrc0, a.bias[0].si, brows, bsrc1, key0, a.Sk, tid);
+        tp_cp_commit();
+    };
+
+    if (threadIdx.x < kStages) {
+        tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
+    }
+    tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
+    {
+        constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8; /* rows 65 .. 79 of every bias block: zero */
+        for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
+            *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+                make_uint4(0u, 0u, 0u, 0u);
+    }
+    tp_fence_proxy_async(); /* the ones block and zero rows, for every warpgroup's wgmma */
+    __syncthreads();        /* and the barriers are initialised before anyone arrives */
+    start_copy_item();      /* item 0's Q */
+    start_bias_item(blockIdx.x);
+    load_bias(0);
+    copy_kv(0);
+    copy_kv(1);
+    if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+
+    const uint64_t dq0 = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
+    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
+    const uint64_t dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
+    const uint64_t d1 = tp_wg_desc_k<kD>(tp_smem_addr(Os));
+    const uint64_t db = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    int st = 0, sp = 0, jt = 0, qsel = 0;
+    uint32_t ph = 0, pph = 0, item = blockIdx.x;
+    for (int64_t u = 0; u < total; u++) {
+        float s[kBN / 2];
+        const int64_t k0 = (int64_t)jt * kBN;
+        tp_mbar_wait(full0 + st * 8, ph); /* tile u's K and V (and at jt = 0 its item's Q) */
+        if (jt == 0) { /* this warpgroup's Q rows as hi + lo */
+            unsigned char *qw = Qs + qsel * kQBuf + wg * 64 * 64;
+            const int cc = tid & 3, r0 = tid >> 2;
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+                tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+        }
+        tp_cp_wait<0>(); /* this thread's copies of its bias tile */
+        tp_fence_proxy_async();
+        tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
+        tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(s);
+        tp_wg_fence();
+        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(dq0, qsel * kQBuf), tp_desc_add(dk0, st * kTile), d1, db);
+        tp_wg_commit();
+        if (u + 1 < total || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        if (u + 1 < total) {
+            tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
+            if (jt + 1 == nt) start_bias_item(item + G);
+            load_bias(jt + 1 == nt ? 0 : k0 + kBN);
+        }
+        float al[2];
+        uint32_t pa[kBN / 16][4];
+        tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL, (const float *)NULL);
+        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
+        tp_wg_fence_regs(pa);
+        tp_wg_fence_regs(o);
+        tp_wg_fence();
+        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
+        tp_wg_commit();
+        /* while P V runs: tile u+2 into tile u-1's stage once every thread has left it */
+        if (u + 2 < total) {
+            if (u > 0) tp_mbar_wait(empty0 + sp * 8, pph);
+            copy_kv(u > 0 ? sp : 2);
+        }
+        tp_wg_wait0(); /* P V of tile u done: this thread leaves its stage */
+        tp_wg_fence_regs(o);
+        tp_mbar_arrive(empty0 + st * 8);
+        sp = st, pph = ph;
+        if (++st == kStages) st = 0, ph ^= 1u;
+        if (++jt == nt) { /* the item's rows */
+            const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
+            tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, x.bi, x.h),
+                                    [&]() { return tp_cu_off(a.lse, x.bi, x.h); }, x.q0 + wg * 64 + wl * 16 + g, o,
+                                    m, l, t);
+#pragma unroll
+            for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+            m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
+            jt = 0, qsel ^= 1, item += G;
+        }
+    }
+}
+
 /* tp_attn_wgmma_<bf16|f16>_d32_b2ht<kWG>: the block with both biases in S's chain. */
 template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
 {
     tp_attn_wgmma_tcb_body<T, kWG>(a, smem);
+}
+/* tp_attn_wgmma_<bf16|f16>_d32_b2hs4: its stream form. */
+template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2hs(const tp_cu_attn &a, unsigned char *smem)
+{
+    tp_attn_wgmma_tcbs_body<T, kWG>(a, smem);
 }
 
 #endif

@@ -20,6 +20,7 @@ typedef unsigned long long CUdeviceptr;
 
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR 75
 #define CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR 76
+#define CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT 16
 #define CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES 8
 #define CU_STREAM_NON_BLOCKING 1
 #define CUDA_ERROR_NO_BINARY_FOR_GPU 209
@@ -59,7 +60,7 @@ typedef struct dev_state {
     int loaded;
     CUcontext ctx;
     CUmodule mod[TP_CU_MAX_MODULES];
-    int arch;
+    int arch, sms;
     struct {
         char name[80];
         CUfunction f;
@@ -165,6 +166,8 @@ static tprim_status use_device_locked(int dev, char *err, size_t n)
         cu.DeviceGetAttribute(&ma, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, cd);
         cu.DeviceGetAttribute(&mi, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, cd);
         d->arch = ma * 10 + mi;
+        d->sms = 0;
+        cu.DeviceGetAttribute(&d->sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, cd);
         /* a module with no code for this GPU (the sm_90a-only wgmma kernels elsewhere)
          * stays unloaded; its kernels' accepts() refuse such GPUs */
         for (int i = 0; i < tp_cu_nfatbins && i < TP_CU_MAX_MODULES; i++) {
@@ -208,6 +211,15 @@ int tp_cu_arch(int dev)
     if (loaded) return arch;
     if (tp_cu_use_device(dev, NULL, 0) != TPRIM_OK) return 0;
     return g_dev[dev].arch;
+}
+
+int tp_cu_sm_count(int dev)
+{
+    if (tp_cu_arch(dev) == 0) return 0; /* (loads the device) */
+    pthread_mutex_lock(&g_lock);
+    const int sms = g_dev[dev].sms;
+    pthread_mutex_unlock(&g_lock);
+    return sms;
 }
 
 tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],

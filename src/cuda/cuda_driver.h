@@ -30,6 +30,8 @@ tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],
                           char *err, size_t n);
 /* Compute capability major*10+minor of a device (0 if unknown). */
 int tp_cu_arch(int dev);
+/* Number of streaming multiprocessors of a device (0 if unknown). */
+int tp_cu_sm_count(int dev);
 
 tprim_status tp_cu_stream_create(int dev, void **stream, char *err, size_t n);
 void tp_cu_stream_destroy(void *stream);

@@ -298,8 +298,10 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
  * the SM count): block b runs work items b, b + gridDim.x, ... as one stream of key
  * tiles, so that one item's prologue (Q, its first bias and K / V tiles) and epilogue
  * hide under the neighbouring items' tiles instead of leaving the SM to four idle
- * warpgroups (H200, triangle: every block's tiles run twice took 2.470 ms against 1.380,
- * so ~0.29 ms of the 1.38 was outside the steady state). For items that all see the
+ * warpgroups (H200, triangle: 1.334 ms against 1.368 for _b2ht4 in the same call; a probe
+ * that ran every block's tiles twice took 2.470 ms against 1.380, but the stream form
+ * recovers only ~0.03 ms of that 0.29: a block's first tiles are not its only slow
+ * ones). For items that all see the
  * same keys: no window, not causal, no key lengths, and at least two key tiles (the
  * launcher checks), so the softmax's masks are item 0's.
  *   - K and V run three stages ahead as before; the copy side moves to the next item

@@ -8,6 +8,7 @@
  * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
+#include "cuda/fast_div.h"
 #include "cuda/tf32_split.h"
 
 #include <float.h>
@@ -261,6 +262,42 @@ static void check_refusals(tprim_ctx *ctx)
  * pieces are tf32 (13 low bits zero) and |x - big - small| <= 2^-22 |x| + 2^-137, over
  * random bit patterns of every finite exponent, values at rounding ties and at the ends
  * of the range; NaN and infinite inputs give a NaN small. */
+/* fast_div.h against the division: every divisor to 3000, powers of two and their
+ * neighbours, random ones up to 2^31 - 1; for each, dividends at and around multiples of
+ * it, random ones, and the ends (0, 2^31 - 1); divisors past 2^31 - 1 and below 1 are
+ * refused (d = 0). */
+static void check_fast_div(void)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    int bad = 0;
+    long n = 0;
+    for (int i = 0; i < 3000 + 93 + 600 && bad < 5; i++) {
+        int64_t d;
+        if (i < 3000) d = i + 1;
+        else if (i < 3093) d = ((int64_t)1 << ((i - 3000) / 3 % 31)) + (i - 3000) % 3 - 1;
+        else x ^= x << 13, x ^= x >> 7, x ^= x << 17, d = (int64_t)(x % 0x7fffffffull) + 1;
+        if (d < 1) continue;
+        const tp_cu_fdiv f = tp_cu_fdiv_make(d);
+        for (int j = 0; j < 64 && bad < 5; j++) {
+            int64_t v;
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            if (j < 2) v = j ? 0x7fffffff : 0;
+            else if (j < 32) v = ((int64_t)(x % ((uint64_t)0x7fffffff / (uint64_t)d + 1))) * d + (j % 3) - 1;
+            else v = (int64_t)(x & 0x7fffffff);
+            if (v < 0 || v > 0x7fffffff) continue;
+            const uint32_t q = tp_cu_fdiv_q((uint32_t)v, f);
+            n++;
+            if (f.d != (uint32_t)d || (int64_t)q != v / d) {
+                bad++;
+                CHECK(0, "fast division %lld / %lld: %u (m %u, s %u)", (long long)v, (long long)d, q, f.m, f.s);
+            }
+        }
+    }
+    CHECK(tp_cu_fdiv_make(0).d == 0 && tp_cu_fdiv_make((int64_t)1 << 31).d == 0,
+          "fast division takes a divisor outside [1, 2^31 - 1]");
+    CHECK(n > 200000, "fast division checked only %ld quotients", n);
+}
+
 static float bits_f(uint32_t u)
 {
     float f;
@@ -380,6 +417,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 void suite_cuda_wgmma(void)
 {
     check_tf32_split();
+    check_fast_div();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     static attn_case table[320], tc[960];
@@ -394,6 +432,7 @@ void suite_cuda_wgmma(void)
 void suite_cuda(void)
 {
     check_tf32_split();
+    check_fast_div();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);

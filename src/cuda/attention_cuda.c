@@ -164,6 +164,9 @@ static void to_cu(const tp_attn_problem *p, tp_cu_attn *a)
     if (p->has_klen) put_op(&a->klen, &p->klen);
     if (p->has_kmask) put_op(&a->kmask, &p->kmask);
     if (p->has_lse) put_op(&a->lse, &p->lse);
+    a->fd_nb = tp_cu_fdiv_make(p->nbatch), a->fd_nh = tp_cu_fdiv_make(p->Hq);
+    a->fd_b2 = tp_cu_fdiv_make(p->bdim[2]), a->fd_b1 = tp_cu_fdiv_make(p->bdim[1]);
+    a->fd_g = tp_cu_fdiv_make(p->G);
 }
 
 static tprim_status launch(tprim_ctx *ctx, const tp_attn_problem *p, const char *name,

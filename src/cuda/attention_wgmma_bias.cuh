@@ -279,17 +279,28 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
                             [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
 }
 
-/* Work item it of the block order (tp_cu_block_at32): batch indices, head, first query row. */
+/* Work item it of the block order (tp_cu_block_at32's mapping, its divisions by the launch
+ * constants as fast_div.h's multiply-high and shift: it < 2^31): batch indices, head, the
+ * head of k and v, first query row. */
 struct tp_wgs_item {
     tp_bidx bi;
-    int64_t h, q0;
+    int64_t h, hk, q0;
 };
 template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp_cu_attn &a, uint32_t it)
 {
     tp_wgs_item x;
-    int64_t b, qt;
-    tp_cu_block_at32(a, it, b, x.h, qt, x.bi);
-    x.q0 = qt * kBM;
+    uint32_t n = it, q, bb, hh;
+    if (a.batch_inner) {
+        q = tp_cu_fdiv_q(n, a.fd_nb), bb = n - q * a.fd_nb.d, n = q;
+        q = tp_cu_fdiv_q(n, a.fd_nh), hh = n - q * a.fd_nh.d, n = q;
+    } else {
+        q = tp_cu_fdiv_q(n, a.fd_nh), hh = n - q * a.fd_nh.d, n = q;
+        q = tp_cu_fdiv_q(n, a.fd_nb), bb = n - q * a.fd_nb.d, n = q;
+    }
+    x.q0 = (int64_t)(a.n_qtiles - 1 - (int32_t)n) * kBM;
+    x.h = hh, x.hk = tp_cu_fdiv_q(hh, a.fd_g);
+    q = tp_cu_fdiv_q(bb, a.fd_b2), x.bi.i[2] = bb - q * a.fd_b2.d, bb = q;
+    q = tp_cu_fdiv_q(bb, a.fd_b1), x.bi.i[1] = bb - q * a.fd_b1.d, x.bi.i[0] = q;
     return x;
 }
 
@@ -332,7 +343,6 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
     if (blockIdx.x >= nitems) return;
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
     const int nt = (int)w.k.t_end; /* t_begin = 0 */
-    const int64_t total = (int64_t)((nitems - 1 - blockIdx.x) / G + 1) * nt;
 
     /* the copy side: K / V of tile cj of item citem (cq-th of the block) next */
     uint32_t citem = blockIdx.x;
@@ -340,9 +350,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
     const T *kb, *vb;
     auto start_copy_item = [&]() { /* decode citem, its Q rows into buffer cq & 1 */
         const tp_wgs_item x = tp_wgs_decode<kBM>(a, citem);
-        const int64_t hk = (uint32_t)x.h / (uint32_t)a.G;
-        kb = (const T *)a.k.data + tp_cu_off(a.k, x.bi, hk);
-        vb = (const T *)a.v.data + tp_cu_off(a.v, x.bi, hk);
+        kb = (const T *)a.k.data + tp_cu_off(a.k, x.bi, x.hk);
+        vb = (const T *)a.v.data + tp_cu_off(a.v, x.bi, x.hk);
         const T *qb = (const T *)a.q.data + tp_cu_off(a.q, x.bi, x.h) + x.q0 * a.q.si;
         tp_load_sw<T, kBM, kD, kThreads>(Qs + (cq & 1) * kQBuf, qb, a.q.si, 0, a.Sq - x.q0, a.D);
     };
@@ -401,8 +410,10 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     int st = 0, sp = 0, jt = 0, qsel = 0;
     uint32_t ph = 0, pph = 0, item = blockIdx.x;
-    for (int64_t u = 0; u < total; u++) {
+    bool more = item + G < nitems, started = false; /* another item after this one; a tile done */
+    for (;;) { /* tile jt of item */
         float s[kBN / 2];
+        const bool last = !more && jt + 1 == nt; /* the stream's last tile */
         const int64_t k0 = (int64_t)jt * kBN;
         tp_mbar_wait(full0 + st * 8, ph); /* tile u's K and V (and at jt = 0 its item's Q) */
         if (jt == 0) { /* this warpgroup's Q rows as hi + lo */
@@ -421,10 +432,10 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         tp_wg_fence();
         tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(dq0, qsel * kQBuf), tp_desc_add(dk0, st * kTile), d1, db);
         tp_wg_commit();
-        if (u + 1 < total || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
+        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
         tp_wg_wait0();
         tp_wg_fence_regs(s);
-        if (u + 1 < total) {
+        if (!last) {
             tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
             if (jt + 1 == nt) start_bias_item(item + G);
             load_bias(jt + 1 == nt ? 0 : k0 + kBN);
@@ -438,15 +449,16 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         tp_wg_fence();
         tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
         tp_wg_commit();
-        /* while P V runs: tile u+2 into tile u-1's stage once every thread has left it */
-        if (u + 2 < total) {
-            if (u > 0) tp_mbar_wait(empty0 + sp * 8, pph);
-            copy_kv(u > 0 ? sp : 2);
+        /* while P V runs: the stream's tile after next into the previous tile's stage once
+         * every thread has left it */
+        if (more || jt + 2 < nt) {
+            if (started) tp_mbar_wait(empty0 + sp * 8, pph);
+            copy_kv(started ? sp : 2);
         }
-        tp_wg_wait0(); /* P V of tile u done: this thread leaves its stage */
+        tp_wg_wait0(); /* P V of this tile done: this thread leaves its stage */
         tp_wg_fence_regs(o);
         tp_mbar_arrive(empty0 + st * 8);
-        sp = st, pph = ph;
+        sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
         if (++jt == nt) { /* the item's rows */
             const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
@@ -455,8 +467,9 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
                                     m, l, t);
 #pragma unroll
             for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+            if (!more) break;
             m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
-            jt = 0, qsel ^= 1, item += G;
+            jt = 0, qsel ^= 1, item += G, more = item + G < nitems;
         }
     }
 }

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "fast_div.h"
+
 /* dtype codes: the values of tprim_dtype */
 #define TP_CU_F32 0
 #define TP_CU_BF16 1
@@ -34,6 +36,8 @@ typedef struct tp_cu_attn {
     int32_t bstage[2];        /* staged-bias kernel: rows of bias x's shared tile (1 when
                                  its row stride is 0, else the block's rows) */
     tp_cu_op q, k, v, out, bias[2], alibi, klen, kmask, lse;
+    /* nbatch, Hq, bdim[2], bdim[1], G as fast divisors (fast_div.h; d = 0 past 2^31 - 1) */
+    tp_cu_fdiv fd_nb, fd_nh, fd_b2, fd_b1, fd_g;
 } tp_cu_attn;
 
 #define TP_CU_UNBOUNDED ((int64_t)1 << 60)

@@ -35,11 +35,12 @@
 
 #include "attention_wgmma.cuh"
 
-/* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row
- * as row 64 (rows 65 .. kRowsB - 1 are left alone), keys [k0, k0 + 128) (keys >= nk zero) -> one bias buffer: two column blocks
- * of 64 keys x kRowsB rows x 128 bytes, row r at 128 r, 16-byte chunk c at c ^ (r & 7)
- * (the 128-byte swizzle). Copied by the 128 threads of one warpgroup (tid 0 .. 127):
- * thread tid copies chunk tid mod 16 of rows tid / 16 + 8 i, one swizzle phase. */
+/* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row as row 64
+ * (rows 65 .. kRowsB - 1 are left alone), keys [k0, k0 + 128) (keys >= nk zero) -> one
+ * bias buffer: two column blocks of 64 keys x kRowsB rows x 128 bytes, row r at 128 r,
+ * 16-byte chunk c at c ^ (r & 7) (the 128-byte swizzle). Copied by the 128 threads of one
+ * warpgroup (tid 0 .. 127): thread tid copies chunk tid mod 16 of rows tid / 16 + 8 i,
+ * one swizzle phase. */
 template <typename TB, int kRowsB>
 __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b0, int64_t si, int64_t nrows,
                                                  const TB *b1, int64_t k0, int64_t nk, int tid)
@@ -138,6 +139,106 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
     }
 }
 
+/* What both forms below set up before their first copy: the 3 full and 3 empty K / V
+ * barriers (kThreads arrivals), the ones block, rows 65 .. 79 of every bias block zero
+ * (for good); the generic writes fenced for the tensor cores, then a block barrier. */
+template <typename T, int kWG, int kBBlk>
+__device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *Os, uint32_t full0, uint32_t empty0)
+{
+    constexpr int kThreads = 128 * kWG, kZ0 = 65, kZC = (kBBlk / 128 - kZ0) * 8;
+    if (threadIdx.x < 3) {
+        tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
+    }
+    tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
+    for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
+        *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+            make_uint4(0u, 0u, 0u, 0u);
+    tp_fence_proxy_async(); /* the ones block and zero rows, for every warpgroup's wgmma */
+    __syncthreads();        /* and the barriers are initialised before anyone arrives */
+}
+
+/* Keys [key0, key0 + 128) of K and V into one stage (kb, vb: the (batch, head) rows),
+ * this thread's share; its arrival on the stage's full barrier when they land. */
+template <typename T, int kThreads>
+__device__ __forceinline__ void tp_wgb_copy_kv(unsigned char *ks, unsigned char *vs, const T *kb, const T *vb,
+                                               const tp_cu_attn &a, int64_t key0, uint32_t full)
+{
+    tp_load_sw<T, 128, 32, kThreads>(ks, kb, a.k.si, key0, a.Sk, a.D);
+    tp_load_sw<T, 128, 32, kThreads>(vs, vb, a.v.si, key0, a.Sk, a.Dv);
+    tp_cp_async_arrive(full);
+}
+
+/* S of one key tile for warpgroup wg: the stage's K and V (full barrier, phase ph), then
+ * at_kv() (the stream form's q split), this thread's bias copies and the warpgroup's (its
+ * barrier), bias 0 into s, the turn, the 5 k-steps (dq: q pieces, dk: the stage's K, d1:
+ * the ones block, db: the bias buffer), the turn passed on (not by the last warpgroup
+ * after the last tile: no one waits for it), S waited for. */
+template <typename T, int kWG, int kQBlk, int kBBlk, typename AtKv>
+__device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uint32_t ph, AtKv &&at_kv,
+                                              const unsigned char *Bw, int wg, int wl, int lane, uint64_t dq,
+                                              uint64_t dk, uint64_t d1, uint64_t db, bool last)
+{
+    tp_mbar_wait(full, ph);
+    at_kv();
+    tp_cp_wait<0>();
+    tp_fence_proxy_async();
+    tp_wg_bar_sync<kWG>(wg);
+    tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
+    tp_wg_turn(wg);
+    tp_wg_fence_regs(s);
+    tp_wg_fence();
+    tp_wgb_issue_s<T, kQBlk>(s, dq, dk, d1, db);
+    tp_wg_commit();
+    if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+    tp_wg_wait0();
+    tp_wg_fence_regs(s);
+}
+
+/* The softmax of S (keys k0 ..; mode 4: S is the logit) into (m, l, O's rescale), P V
+ * issued on the stage's V (dv), not waited for. */
+template <typename T>
+__device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&l)[2],
+                                               const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv)
+{
+    float al[2];
+    uint32_t pa[8][4];
+    tp_wg_softmax<128, 4, T>(s, m, l, al, w, k0, scale, TP_LOG2E, t, (const T *)NULL, (const float *)NULL);
+    tp_wg_rescale_pack<T, 32, 128>(o, al, s, pa);
+    tp_wg_fence_regs(pa);
+    tp_wg_fence_regs(o);
+    tp_wg_fence();
+    tp_wg_issue_pv<T, 32, 128>(o, pa, dv);
+    tp_wg_commit();
+}
+
+/* The descriptors of both forms: warpgroup wg's q pieces (Q buffer 0), K and V stage 0,
+ * the ones block, the warpgroup's bias buffer. */
+struct tp_wgb_descs {
+    uint64_t q, k, v, one, b;
+};
+template <int kBBlk>
+__device__ __forceinline__ tp_wgb_descs tp_wgb_make_descs(const unsigned char *Qs, const unsigned char *Ks,
+                                                          const unsigned char *Vs, const unsigned char *Os,
+                                                          const unsigned char *Bw, int wg)
+{
+    tp_wgb_descs d;
+    d.q = tp_wg_desc_k<32>(tp_smem_addr(Qs) + wg * 64 * 64);
+    d.k = tp_wg_desc_k<32>(tp_smem_addr(Ks));
+    d.v = tp_wg_desc_v<32, 128>(tp_smem_addr(Vs));
+    d.one = tp_wg_desc_k<32>(tp_smem_addr(Os));
+    d.b = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+    return d;
+}
+
+/* P V of the tile done: this thread leaves its stage (empty barrier). */
+__device__ __forceinline__ void tp_wgb_tile_end(float (&o)[16], uint32_t empty)
+{
+    tp_wg_wait0();
+    tp_wg_fence_regs(o);
+    tp_mbar_arrive(empty);
+}
+
 /*
  * The block (kWG warpgroups, 64 kWG query rows) with both biases in S's chain. At most
  * 128 registers a thread, so that two blocks of two warpgroups (kWG = 2, _b2ht2) share a
@@ -191,25 +292,12 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
     const int64_t nt = w.k.t_end - w.k.t_begin;
     if (nt > 0) {
-        if (threadIdx.x < kStages) {
-            tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-            tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
-        }
-        tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
-        /* rows 65 .. 79 of every bias block: zero, for good */
-        constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8;
-        for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
-            *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
-                make_uint4(0u, 0u, 0u, 0u);
-        __syncthreads(); /* the barriers are initialised before anyone arrives */
+        tp_wgb_setup<T, kWG, kBBlk>(Bs, Os, full0, empty0);
         tp_load_sw<T, kBM, kD, kThreads>(Qs, qb, a.q.si, 0, a.Sq - w.q0, a.D);
         load_bias(w.k.t_begin * kBN); /* one group: Q and bias tile 0 */
-        for (int64_t j = 0; j < 2 && j < nt; j++) {
-            const int64_t key0 = (w.k.t_begin + j) * kBN;
-            tp_load_sw<T, kBN, kD, kThreads>(Ks + j * kTile, kb, a.k.si, key0, a.Sk, a.D);
-            tp_load_sw<T, kBN, kD, kThreads>(Vs + j * kTile, vb, a.v.si, key0, a.Sk, a.Dv);
-            tp_cp_async_arrive(full0 + j * 8);
-        }
+        for (int64_t j = 0; j < 2 && j < nt; j++)
+            tp_wgb_copy_kv<T, kThreads>(Ks + j * kTile, Vs + j * kTile, kb, vb, a, (w.k.t_begin + j) * kBN,
+                                        full0 + j * 8);
         tp_cp_wait<0>();
         {
             const int cc = threadIdx.x & 3, r0 = threadIdx.x >> 2;
@@ -221,55 +309,26 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
         __syncthreads();
         if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
 
-        const uint64_t dq = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
-        const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
-        const uint64_t dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
-        const uint64_t d1 = tp_wg_desc_k<kD>(tp_smem_addr(Os));
-        const uint64_t db = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+        const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bw, wg);
         int st = 0, sp = 0;
         uint32_t ph = 0, pph = 0;
         int64_t k0 = w.k.t_begin * kBN;
         for (int64_t j = 0; j < nt; j++) {
             float s[kBN / 2];
-            tp_mbar_wait(full0 + st * 8, ph); /* tile j's K and V */
-            tp_cp_wait<0>();                  /* this thread's copies of its bias tile */
-            tp_fence_proxy_async();
-            tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
-            tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
-            tp_wg_turn(wg);
-            tp_wg_fence_regs(s);
-            tp_wg_fence();
-            tp_wgb_issue_s<T, kQBlk>(s, dq, tp_desc_add(dk0, st * kTile), d1, db);
-            tp_wg_commit();
-            if (j + 1 < nt || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
-            tp_wg_wait0();
-            tp_wg_fence_regs(s);
+            tp_wgb_tile_s<T, kWG, kQBlk, kBBlk>(s, full0 + st * 8, ph, [] {}, Bw, wg, wl, lane, d.q,
+                                                tp_desc_add(d.k, st * kTile), d.one, d.b, j + 1 == nt);
             if (j + 1 < nt) {
                 tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
                 load_bias(k0 + kBN);
             }
-            float al[2];
-            uint32_t pa[kBN / 16][4];
-            tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL,
-                                           (const float *)NULL);
-            tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
-            tp_wg_fence_regs(pa);
-            tp_wg_fence_regs(o);
-            tp_wg_fence();
-            tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
-            tp_wg_commit();
+            tp_wgb_tile_pv<T>(s, o, m, l, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile));
             /* while P V runs: tile j+2 into tile j-1's stage once every thread has left it */
             if (j + 2 < nt) {
                 if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
                 const int sn = j > 0 ? sp : 2;
-                const int64_t key2 = k0 + 2 * kBN;
-                tp_load_sw<T, kBN, kD, kThreads>(Ks + sn * kTile, kb, a.k.si, key2, a.Sk, a.D);
-                tp_load_sw<T, kBN, kD, kThreads>(Vs + sn * kTile, vb, a.v.si, key2, a.Sk, a.Dv);
-                tp_cp_async_arrive(full0 + sn * 8);
+                tp_wgb_copy_kv<T, kThreads>(Ks + sn * kTile, Vs + sn * kTile, kb, vb, a, k0 + 2 * kBN, full0 + sn * 8);
             }
-            tp_wg_wait0(); /* P V of tile j done: this thread leaves its stage */
-            tp_wg_fence_regs(o);
-            tp_mbar_arrive(empty0 + st * 8);
+            tp_wgb_tile_end(o, empty0 + st * 8);
             sp = st, pph = ph;
             if (++st == kStages) st = 0, ph ^= 1u;
             k0 += kBN;
@@ -357,10 +416,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
     };
     auto copy_kv = [&](int stage) {
         if (cj == 0 && cq > 0) start_copy_item();
-        const int64_t key0 = (int64_t)cj * kBN;
-        tp_load_sw<T, kBN, kD, kThreads>(Ks + stage * kTile, kb, a.k.si, key0, a.Sk, a.D);
-        tp_load_sw<T, kBN, kD, kThreads>(Vs + stage * kTile, vb, a.v.si, key0, a.Sk, a.Dv);
-        tp_cp_async_arrive(full0 + stage * 8);
+        tp_wgb_copy_kv<T, kThreads>(Ks + stage * kTile, Vs + stage * kTile, kb, vb, a, (int64_t)cj * kBN,
+                                    full0 + stage * 8);
         if (++cj == nt) cj = 0, cq++, citem += G;
     };
     /* the bias side (this warpgroup's rows), one tile ahead */
@@ -379,31 +436,15 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         tp_cp_commit();
     };
 
-    if (threadIdx.x < kStages) {
-        tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
-        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
-    }
-    tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
-    {
-        constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8; /* rows 65 .. 79 of every bias block: zero */
-        for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
-            *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
-                make_uint4(0u, 0u, 0u, 0u);
-    }
-    tp_fence_proxy_async(); /* the ones block and zero rows, for every warpgroup's wgmma */
-    __syncthreads();        /* and the barriers are initialised before anyone arrives */
-    start_copy_item();      /* item 0's Q */
+    tp_wgb_setup<T, kWG, kBBlk>(Bs, Os, full0, empty0);
+    start_copy_item(); /* item 0's Q */
     start_bias_item(blockIdx.x);
     load_bias(0);
     copy_kv(0);
     copy_kv(1);
     if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
 
-    const uint64_t dq0 = tp_wg_desc_k<kD>(tp_smem_addr(Qs) + wg * 64 * 64);
-    const uint64_t dk0 = tp_wg_desc_k<kD>(tp_smem_addr(Ks));
-    const uint64_t dv0 = tp_wg_desc_v<kD, kBN>(tp_smem_addr(Vs));
-    const uint64_t d1 = tp_wg_desc_k<kD>(tp_smem_addr(Os));
-    const uint64_t db = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
+    const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bw, wg);
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
@@ -415,49 +456,30 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         float s[kBN / 2];
         const bool last = !more && jt + 1 == nt; /* the stream's last tile */
         const int64_t k0 = (int64_t)jt * kBN;
-        tp_mbar_wait(full0 + st * 8, ph); /* tile u's K and V (and at jt = 0 its item's Q) */
-        if (jt == 0) { /* this warpgroup's Q rows as hi + lo */
+        auto split_q = [&] { /* at an item's first tile (its Q has landed): this warpgroup's rows */
+            if (jt != 0) return;
             unsigned char *qw = Qs + qsel * kQBuf + wg * 64 * 64;
             const int cc = tid & 3, r0 = tid >> 2;
 #pragma unroll
             for (int i = 0; i < 2; i++)
                 tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
-        }
-        tp_cp_wait<0>(); /* this thread's copies of its bias tile */
-        tp_fence_proxy_async();
-        tp_wg_bar_sync<kWG>(wg); /* and the warpgroup's */
-        tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
-        tp_wg_turn(wg);
-        tp_wg_fence_regs(s);
-        tp_wg_fence();
-        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(dq0, qsel * kQBuf), tp_desc_add(dk0, st * kTile), d1, db);
-        tp_wg_commit();
-        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg); /* (no one waits for the last) */
-        tp_wg_wait0();
-        tp_wg_fence_regs(s);
+        };
+        tp_wgb_tile_s<T, kWG, kQBlk, kBBlk>(s, full0 + st * 8, ph, split_q, Bw, wg, wl, lane,
+                                            tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                            d.b, last);
         if (!last) {
             tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
             if (jt + 1 == nt) start_bias_item(item + G);
             load_bias(jt + 1 == nt ? 0 : k0 + kBN);
         }
-        float al[2];
-        uint32_t pa[kBN / 16][4];
-        tp_wg_softmax<kBN, 4, T>(s, m, l, al, w, k0, a.scale, TP_LOG2E, t, (const T *)NULL, (const float *)NULL);
-        tp_wg_rescale_pack<T, kD, kBN>(o, al, s, pa);
-        tp_wg_fence_regs(pa);
-        tp_wg_fence_regs(o);
-        tp_wg_fence();
-        tp_wg_issue_pv<T, kD, kBN>(o, pa, tp_desc_add(dv0, st * kTile));
-        tp_wg_commit();
+        tp_wgb_tile_pv<T>(s, o, m, l, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile));
         /* while P V runs: the stream's tile after next into the previous tile's stage once
          * every thread has left it */
         if (more || jt + 2 < nt) {
             if (started) tp_mbar_wait(empty0 + sp * 8, pph);
             copy_kv(started ? sp : 2);
         }
-        tp_wg_wait0(); /* P V of this tile done: this thread leaves its stage */
-        tp_wg_fence_regs(o);
-        tp_mbar_arrive(empty0 + st * 8);
+        tp_wgb_tile_end(o, empty0 + st * 8);
         sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
         if (++jt == nt) { /* the item's rows */

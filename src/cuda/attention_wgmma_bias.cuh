@@ -25,7 +25,11 @@
  * v19 the lean block: 128 registers, so four warpgroups (_b2ht4: 1.441 ms against 1.569
  * in the same call) or two blocks of two a SM (_b2ht2: MSA rows, L = 384: 0.555 ms
  * against the persistent kernel's 0.608); v20 B0 as the start value (5 k-steps, no
- * identity, no NaN recompute): 1.386 against 1.458 ms, MSA 0.546 against 0.561.
+ * identity, no NaN recompute): 1.386 against 1.458 ms, MSA 0.546 against 0.561; then the
+ * stream form (_b2hs4, below) with the item decode by fast division: 1.301 against v19's
+ * 1.430 in one call (178 TF/s). Measured and not kept in v20: B0 as I B0 with the
+ * identity's A fragments in registers (RS wgmma, no ldmatrix or conversions): 1.354
+ * against 1.297 ms.
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
  * 1.63 with; two warpgroups of 255 registers issuing S of tile j+1 before the softmax of
@@ -371,9 +375,10 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
  * warpgroups (H200, triangle: 1.334 ms against 1.368 for _b2ht4 in the same call; a probe
  * that ran every block's tiles twice took 2.470 ms against 1.380, but the stream form
  * recovers only ~0.03 ms of that 0.29: a block's first tiles are not its only slow
- * ones). For items that all see the
- * same keys: no window, not causal, no key lengths, and at least two key tiles (the
- * launcher checks), so the softmax's masks are item 0's.
+ * ones). For items that all see the same keys: no window, not causal, no key lengths,
+ * and at least two key tiles (the launcher checks), so the softmax's masks are item 0's.
+ * Items are decoded by fast division (tp_wgs_decode): three times an item (copy side,
+ * bias side, store), ~40 instructions each.
  *   - K and V run three stages ahead as before; the copy side moves to the next item
  *     after the current one's last tile (the next item's decode, then its Q rows into
  *     the other Q buffer before its first K / V tile, so that this tile's full barrier

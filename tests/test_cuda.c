@@ -205,6 +205,11 @@ static int add_tcb_cases(attn_case *cs)
     c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_F16, c.scale = 0.8f;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
+    /* a per-row bias of every batch entry (no bias shared across the batch: the items in
+     * head-innermost order, the decode's other branch) */
+    c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_BF16, c.scale = 0.0f;
+    c.bias[0] = BIAS_FULL, c.bias[1] = BIAS_MASK, c.lse = 0;
+    cs[n++] = c;
     return n;
 }
 
@@ -392,7 +397,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
-    attn_case pc[10];
+    attn_case pc[12];
     const int np = add_tcb_cases(pc);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);

@@ -379,10 +379,10 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
  * and at least two key tiles (the launcher checks), so the softmax's masks are item 0's.
  * Items are decoded by fast division (tp_wgs_decode): three times an item (copy side,
  * bias side, store), ~40 instructions each.
- *   - K and V run three stages ahead as before; the copy side moves to the next item
- *     after the current one's last tile (the next item's decode, then its Q rows into
- *     the other Q buffer before its first K / V tile, so that this tile's full barrier
- *     covers Q too). Q of item i+2 goes into item i's buffer at stream tile
+ *   - K and V in three stages, two tiles ahead, as above; the copy side moves to the
+ *     next item after the current one's last tile (the next item's decode, then its Q
+ *     rows into the other Q buffer before its first K / V tile, so that this tile's full
+ *     barrier covers Q too). Q of item i+2 goes into item i's buffer at stream tile
  *     (i+2) nt - 2, after the empty barrier of tile (i+2) nt - 3 >= item i's last
  *     (nt >= 2): every thread is done with item i's S.
  *   - Each warpgroup splits its own 64 Q rows (scale q = hi + lo) at its item's first

@@ -166,8 +166,9 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
  * 256, else four warpgroups (_b2ht4). Many work items (480, more than one a SM on a GPU of
  * up to ~160 SMs); one to three key tiles with tails, warpgroups wholly or partly past Sq,
  * column tails, and pair biases with -inf entries in head 0 only (a block with and one
- * without them); the stream form (_b2hs4) where the keys allow. Key counts are multiples of 8 (the kernel copies 16-byte bias rows); small
- * rows keep the oracle cheap; only cuda_wgmma runs them. */
+ * without them); the stream form (_b2hs4) where the keys allow. Key counts are multiples
+ * of 8 (the kernel copies 16-byte bias rows); small rows keep the oracle cheap; only
+ * cuda_wgmma runs them. */
 static int add_tcb_cases(attn_case *cs)
 {
     int n = 0;
@@ -263,10 +264,6 @@ static void check_refusals(tprim_ctx *ctx)
           tprim_ctx_last_error(ctx));
 }
 
-/* The split of the f32 path (src/cuda/tf32_split.h; host code, no GPU needed): both
- * pieces are tf32 (13 low bits zero) and |x - big - small| <= 2^-22 |x| + 2^-137, over
- * random bit patterns of every finite exponent, values at rounding ties and at the ends
- * of the range; NaN and infinite inputs give a NaN small. */
 /* fast_div.h against the division: every divisor to 3000, powers of two and their
  * neighbours, random ones up to 2^31 - 1; for each, dividends at and around multiples of
  * it, random ones, and the ends (0, 2^31 - 1); divisors past 2^31 - 1 and below 1 are
@@ -309,6 +306,10 @@ static float bits_f(uint32_t u)
     memcpy(&f, &u, 4);
     return f;
 }
+/* The split of the f32 path (src/cuda/tf32_split.h; host code, no GPU needed): both
+ * pieces are tf32 (13 low bits zero) and |x - big - small| <= 2^-22 |x| + 2^-137, over
+ * random bit patterns of every finite exponent, values at rounding ties and at the ends
+ * of the range; NaN and infinite inputs give a NaN small. */
 static void check_tf32_split(void)
 {
     uint64_t x = 0x2545f4914f6cdd1dull;

@@ -8,8 +8,9 @@
  *                     its staged copy by ldmatrix into the accumulator registers (f32) as
  *                     the chain's start value: 8 shared loads and 64 conversions a thread;
  *     (scale q) K^T   scale q as hi + lo, two pieces of the input dtype (16 or 22 bits of
- *                     the f32 product; the pieces are written once a block, in place of
- *                     Q and in a second column block): 4 k-steps of m64n128k16;
+ *                     the f32 product; the pieces are written once a block, or an item in
+ *                     the stream form, in place of Q and in a second column block): 4
+ *                     k-steps of m64n128k16;
  *     b1              1 b1: the ones block (column 0 ones) against rows 64 .. 79 of the
  *                     bias buffer (bias 1's row, the mask bias, then zero rows): 1 k-step.
  *   Every product is exact (hi / lo x k in f32, or a factor 0 or 1) and the sum is f32,
@@ -499,17 +500,6 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
             jt = 0, qsel ^= 1, item += G, more = item + G < nitems;
         }
     }
-}
-
-/* tp_attn_wgmma_<bf16|f16>_d32_b2ht<kWG>: the block with both biases in S's chain. */
-template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2ht(const tp_cu_attn &a, unsigned char *smem)
-{
-    tp_attn_wgmma_tcb_body<T, kWG>(a, smem);
-}
-/* tp_attn_wgmma_<bf16|f16>_d32_b2hs4: its stream form. */
-template <typename T, int kWG> __device__ __forceinline__ void tp_attn_wgmma_b2hs(const tp_cu_attn &a, unsigned char *smem)
-{
-    tp_attn_wgmma_tcbs_body<T, kWG>(a, smem);
 }
 
 #endif

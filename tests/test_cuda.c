@@ -183,7 +183,7 @@ static int add_tcb_cases(attn_case *cs)
     cs[n++] = c;
     c.bd[0] = 1, c.bd[1] = 120, c.Sq = 100, c.Sk = 152, c.D = 24, c.Dv = 16, c.scale = 0.0f, c.lse = 1;
     cs[n++] = c;
-    c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16;
+    c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16, c.lse = 0;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF;
     cs[n++] = c;
     /* four warpgroups: one block with its last warpgroup partly past Sq; three blocks, the
@@ -191,8 +191,11 @@ static int add_tcb_cases(attn_case *cs)
      * -inf pair-bias entries */
     c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 200, c.Sk = 136, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR;
     c.layout = LAYOUT_BSHD, c.causal = 1; /* (causal: not the stream form) */
-    cs[n++] = c;
-    c.causal = 0;
+    for (int v = 0; v < 4; v++) { /* each dtype with and without lse (f32 or tensor-core row sums) */
+        c.dt = v & 1 ? TPRIM_F16 : TPRIM_BF16, c.lse = v >> 1;
+        cs[n++] = c;
+    }
+    c.causal = 0, c.lse = 1;
     c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
     c.layout = LAYOUT_BHSD;
     cs[n++] = c;
@@ -203,12 +206,12 @@ static int add_tcb_cases(attn_case *cs)
     c.bd[1] = 50, c.Hq = 4, c.Hkv = 2, c.Sq = 256, c.Sk = 256, c.dt = TPRIM_BF16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BSHD;
     cs[n++] = c;
-    c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_F16, c.scale = 0.8f;
+    c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_BF16, c.scale = 0.8f;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
     /* a per-row bias of every batch entry (no bias shared across the batch: the items in
      * head-innermost order, the decode's other branch) */
-    c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_BF16, c.scale = 0.0f;
+    c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_FULL, c.bias[1] = BIAS_MASK, c.lse = 0;
     cs[n++] = c;
     return n;
@@ -398,7 +401,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
-    attn_case pc[12];
+    attn_case pc[16];
     const int np = add_tcb_cases(pc);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);

@@ -70,7 +70,7 @@ for tname, ctype in TYPES:
         print()
     print(ss(tname, ctype, 128, tb=1))
     print()
-    for n in (32, 64, 128, 256):
+    for n in (8, 32, 64, 128, 256):
         print(rs(tname, ctype, n))
         print()
 print("#endif")

@@ -193,6 +193,7 @@ static int64_t grid_blocks(tp_cu_attn *a, const tp_attn_problem *p, int bm)
 {
     const int64_t nq = (p->Sq + bm - 1) / bm;
     a->n_qtiles = (int32_t)(nq > 0x7fffffff ? 0x7fffffff : nq); /* launch() refuses such grids */
+    a->fd_nq = tp_cu_fdiv_make(a->n_qtiles);
     return nq * p->Hq * p->nbatch;
 }
 
@@ -310,9 +311,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
                        p->Sk > bn && blocks <= 0x7fffffffLL;
     if (stream && blocks > sms) blocks = sms;
     char name[64];
-    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
+    snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             tcb ? (stream ? "s4" : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "");
+             tcb ? (stream ? "s4" : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "", tcb && p->has_lse ? "l" : "");
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn
@@ -322,7 +323,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
                   warpgroup of 80 rows x 128 bytes, the ones block (64 x 64 bytes), the 6
                   mbarriers, 1 KiB alignment; the stream form has two Q buffers */
-        smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 64 + 1024;
+        smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 128 + 512 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

@@ -183,6 +183,12 @@ template <typename T> struct tp_wg_ss<T, 128> {
     }
 };
 template <typename T, int kN> struct tp_wg_rs;
+template <typename T> struct tp_wg_rs<T, 8> {
+    static __device__ __forceinline__ void run(float (&d)[4], const uint32_t (&a)[4], uint64_t db)
+    {
+        tp_wgmma_rs_n8((T *)0, d, a, db, 1);
+    }
+};
 template <typename T> struct tp_wg_rs<T, 32> {
     static __device__ __forceinline__ void run(float (&d)[16], const uint32_t (&a)[4], uint64_t db)
     {
@@ -273,7 +279,8 @@ template <int N, bool kMax> __device__ __forceinline__ float tp_tree(float (&v)[
  * second row is 8 rows further; b1 at column 2t of bias 1's row, already f32 and in
  * log2 units. kBias = 3: s + b0 / scale, the caller passing 1 / scale as scale (the mask
  * bias already in s). kBias = 4: the biases and the scale are already in s (natural-log
- * units; the caller passes log2(e) as scale2): trees, nothing added. */
+ * units; the caller passes log2(e) as scale2): trees, nothing added. kBias = 5: as 4,
+ * but l is left alone (the caller sums P on the tensor cores). */
 template <int kBN, int kBias, typename TB>
 __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2], float (&l)[2],
                                               float (&al)[2], const tp_wg_work &w, int64_t k0,
@@ -367,12 +374,14 @@ __device__ __forceinline__ void tp_wg_softmax(float (&s)[kBN / 2], float (&m)[2]
         for (int n = 0; n < kNT; n++)
 #pragma unroll
             for (int e = 0; e < 4; e++) s[4 * n + e] = tp_ex2(fmaf(s[4 * n + e], sc, -mu[e >> 1]));
+        if constexpr (kBias != 5) {
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float v[kNT];
+            for (int r = 0; r < 2; r++) {
+                float v[kNT];
 #pragma unroll
-            for (int n = 0; n < kNT; n++) v[n] = s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
-            l[r] = l[r] * al[r] + tp_tree<kNT, false>(v);
+                for (int n = 0; n < kNT; n++) v[n] = s[4 * n + 2 * r] + s[4 * n + 2 * r + 1];
+                l[r] = l[r] * al[r] + tp_tree<kNT, false>(v);
+            }
         }
     } else {
 #pragma unroll
@@ -420,8 +429,8 @@ __device__ __forceinline__ void tp_wg_rescale_pack(float (&o)[kD / 2], const flo
 
 /* Normalise and store this thread's two rows, row0 and row0 + 8, of out (ob: the
  * (batch, head) slice of out; lse at element loff() of a.lse when a.has_lse). l: the
- * thread's part of the row sums, summed over the quad here. */
-template <typename T, int kD, typename LseOff>
+ * thread's part of the row sums, summed over the quad here (kQuadL), or the whole sums. */
+template <typename T, int kD, bool kQuadL = true, typename LseOff>
 __device__ __forceinline__ void tp_wg_store_rows(const tp_cu_attn &a, T *ob, LseOff loff, int64_t row0,
                                                  const float (&o)[kD / 2], const float (&m)[2], const float (&l)[2],
                                                  int t)
@@ -431,8 +440,10 @@ __device__ __forceinline__ void tp_wg_store_rows(const tp_cu_attn &a, T *ob, Lse
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float lt = l[r];
-        lt += __shfl_xor_sync(0xffffffffu, lt, 1);
-        lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        if (kQuadL) {
+            lt += __shfl_xor_sync(0xffffffffu, lt, 1);
+            lt += __shfl_xor_sync(0xffffffffu, lt, 2);
+        }
         const int64_t i = row0 + r * 8;
         if (i >= a.Sq) continue;
         const float inv = lt > 0.0f ? 1.0f / lt : 0.0f;

@@ -40,6 +40,10 @@
 
 #include "attention_wgmma.cuh"
 
+/* Byte offset of the all-ones block (512 bytes, the row sums' B operand) from the ones
+ * block Os: after the ones block (4096) and the 6 mbarriers (64), 128-aligned. */
+constexpr int kOnesL = 4096 + 128;
+
 /* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row as row 64
  * (rows 65 .. kRowsB - 1 are left alone), keys [k0, k0 + 128) (keys >= nk zero) -> one
  * bias buffer: two column blocks of 64 keys x kRowsB rows x 128 bytes, row r at 128 r,
@@ -145,8 +149,10 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
 }
 
 /* What both forms below set up before their first copy: the 3 full and 3 empty K / V
- * barriers (kThreads arrivals), the ones block, rows 65 .. 79 of every bias block zero
- * (for good); the generic writes fenced for the tensor cores, then a block barrier. */
+ * barriers (kThreads arrivals), the ones block, the all-ones block of the row sums (512
+ * bytes at Os + 4224: every element 1, so that any layout reads ones), rows 65 .. 79 of
+ * every bias block zero (for good); the generic writes fenced for the tensor cores, then
+ * a block barrier. */
 template <typename T, int kWG, int kBBlk>
 __device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *Os, uint32_t full0, uint32_t empty0)
 {
@@ -156,6 +162,10 @@ __device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *O
         tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
     }
     tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
+    if (threadIdx.x < 32) {
+        const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
+        *reinterpret_cast<uint4 *>(Os + kOnesL + threadIdx.x * 16) = make_uint4(one, one, one, one);
+    }
     for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
         *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
             make_uint4(0u, 0u, 0u, 0u);
@@ -200,27 +210,43 @@ __device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uin
     tp_wg_fence_regs(s);
 }
 
-/* The softmax of S (keys k0 ..; mode 4: S is the logit) into (m, l, O's rescale), P V
- * issued on the stage's V (dv), not waited for. */
-template <typename T>
-__device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&l)[2],
-                                               const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv)
+/* The softmax of S (keys k0 ..; S is the logit) into (m, the row sums, O's rescale),
+ * then P V on the stage's V (dv) issued, not waited for. The row sums ls: kTcL, the
+ * tensor cores' P 1 on the all-ones block (d1; m64n8k16, issued with P V: every column
+ * holds the sums, ls[0] and ls[1] of row g, ls[2] and ls[3] of row g + 8), the sums of P
+ * as rounded for P V, 8 wgmma a warp instead of 62 adds a thread (softmax mode 5);
+ * otherwise the softmax's f32 sums of this thread's columns (mode 4) in ls[0] and ls[2],
+ * summed over the quad at the store. The f32 sums are for lse: the rounded P's sum moves
+ * log l by up to ~2^-9 (bf16) on rows of few keys, past lse's 2e-4. */
+template <typename T, bool kTcL>
+__device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
+                                               const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv,
+                                               uint64_t d1)
 {
     float al[2];
     uint32_t pa[8][4];
-    tp_wg_softmax<128, 4, T>(s, m, l, al, w, k0, scale, TP_LOG2E, t, (const T *)NULL, (const float *)NULL);
+    float l2[2] = {ls[0], ls[2]};
+    tp_wg_softmax<128, kTcL ? 5 : 4, T>(s, m, l2, al, w, k0, scale, TP_LOG2E, t, (const T *)NULL,
+                                         (const float *)NULL);
     tp_wg_rescale_pack<T, 32, 128>(o, al, s, pa);
+    if (kTcL) ls[0] *= al[0], ls[1] *= al[0], ls[2] *= al[1], ls[3] *= al[1];
+    else ls[0] = l2[0], ls[2] = l2[1];
     tp_wg_fence_regs(pa);
     tp_wg_fence_regs(o);
+    if (kTcL) tp_wg_fence_regs(ls);
     tp_wg_fence();
     tp_wg_issue_pv<T, 32, 128>(o, pa, dv);
+    if (kTcL) {
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) tp_wg_rs<T, 8>::run(ls, pa[kk], d1);
+    }
     tp_wg_commit();
 }
 
 /* The descriptors of both forms: warpgroup wg's q pieces (Q buffer 0), K and V stage 0,
  * the ones block, the warpgroup's bias buffer. */
 struct tp_wgb_descs {
-    uint64_t q, k, v, one, b;
+    uint64_t q, k, v, one, ones, b;
 };
 template <int kBBlk>
 __device__ __forceinline__ tp_wgb_descs tp_wgb_make_descs(const unsigned char *Qs, const unsigned char *Ks,
@@ -232,15 +258,17 @@ __device__ __forceinline__ tp_wgb_descs tp_wgb_make_descs(const unsigned char *Q
     d.k = tp_wg_desc_k<32>(tp_smem_addr(Ks));
     d.v = tp_wg_desc_v<32, 128>(tp_smem_addr(Vs));
     d.one = tp_wg_desc_k<32>(tp_smem_addr(Os));
+    d.ones = tp_wg_desc(tp_smem_addr(Os) + kOnesL, 128, 128, 0);
     d.b = tp_wg_desc(tp_smem_addr(Bw), kBBlk, 8 * 128, 1);
     return d;
 }
 
 /* P V of the tile done: this thread leaves its stage (empty barrier). */
-__device__ __forceinline__ void tp_wgb_tile_end(float (&o)[16], uint32_t empty)
+template <bool kTcL> __device__ __forceinline__ void tp_wgb_tile_end(float (&o)[16], float (&ls)[4], uint32_t empty)
 {
     tp_wg_wait0();
     tp_wg_fence_regs(o);
+    if (kTcL) tp_wg_fence_regs(ls);
     tp_mbar_arrive(empty);
 }
 
@@ -266,7 +294,7 @@ __device__ __forceinline__ void tp_wgb_tile_end(float (&o)[16], uint32_t empty)
  * 2 x 80 x 128, the ones block 64 x 64, the 6 mbarriers (64 bytes); kWG = 2: 110 656
  * bytes (+ 1 KiB alignment), two blocks a SM; kWG = 4: 168 000.
  */
-template <typename T, int kWG>
+template <typename T, int kWG, bool kTcL>
 __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)
 {
     constexpr int kD = 32, kBN = 128, kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
@@ -294,7 +322,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float m[2] = {-INFINITY, -INFINITY}, ls[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     const int64_t nt = w.k.t_end - w.k.t_begin;
     if (nt > 0) {
         tp_wgb_setup<T, kWG, kBBlk>(Bs, Os, full0, empty0);
@@ -326,21 +354,22 @@ __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsi
                 tp_wg_bar_sync<kWG>(wg); /* every warp has its S: the buffer is free */
                 load_bias(k0 + kBN);
             }
-            tp_wgb_tile_pv<T>(s, o, m, l, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile));
+            tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile), d.ones);
             /* while P V runs: tile j+2 into tile j-1's stage once every thread has left it */
             if (j + 2 < nt) {
                 if (j > 0) tp_mbar_wait(empty0 + sp * 8, pph);
                 const int sn = j > 0 ? sp : 2;
                 tp_wgb_copy_kv<T, kThreads>(Ks + sn * kTile, Vs + sn * kTile, kb, vb, a, k0 + 2 * kBN, full0 + sn * 8);
             }
-            tp_wgb_tile_end(o, empty0 + st * 8);
+            tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
             sp = st, pph = ph;
             if (++st == kStages) st = 0, ph ^= 1u;
             k0 += kBN;
         }
     }
-    tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
-                            [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
+    const float l[2] = {ls[0], ls[2]};
+    tp_wg_store_rows<T, kD, !kTcL>(a, (T *)a.out.data + tp_cu_off(a.out, w.bi, w.h),
+                                   [&]() { return tp_cu_off(a.lse, w.bi, w.h); }, w.row0, o, m, l, t);
 }
 
 /* Work item it of the block order (tp_cu_block_at32's mapping, its divisions by the launch
@@ -353,7 +382,8 @@ struct tp_wgs_item {
 template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp_cu_attn &a, uint32_t it)
 {
     tp_wgs_item x;
-    uint32_t n = it, q, bb, hh;
+    uint32_t n = it, q, bb, hh, qt;
+    q = tp_cu_fdiv_q(n, a.fd_nq), qt = n - q * a.fd_nq.d, n = q;
     if (a.batch_inner) {
         q = tp_cu_fdiv_q(n, a.fd_nb), bb = n - q * a.fd_nb.d, n = q;
         q = tp_cu_fdiv_q(n, a.fd_nh), hh = n - q * a.fd_nh.d, n = q;
@@ -361,7 +391,7 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
         q = tp_cu_fdiv_q(n, a.fd_nh), hh = n - q * a.fd_nh.d, n = q;
         q = tp_cu_fdiv_q(n, a.fd_nb), bb = n - q * a.fd_nb.d, n = q;
     }
-    x.q0 = (int64_t)(a.n_qtiles - 1 - (int32_t)n) * kBM;
+    x.q0 = (int64_t)qt * kBM;
     x.h = hh, x.hk = tp_cu_fdiv_q(hh, a.fd_g);
     q = tp_cu_fdiv_q(bb, a.fd_b2), x.bi.i[2] = bb - q * a.fd_b2.d, bb = q;
     q = tp_cu_fdiv_q(bb, a.fd_b1), x.bi.i[1] = bb - q * a.fd_b1.d, x.bi.i[0] = q;
@@ -393,7 +423,7 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
  *     l start over.
  * Shared memory as the block above plus a second Q buffer: 200 768 bytes (+ 1 KiB).
  */
-template <typename T, int kWG>
+template <typename T, int kWG, bool kTcL>
 __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, unsigned char *smem)
 {
     constexpr int kD = 32, kBN = 128, kThreads = 128 * kWG, kStages = 3, kBM = 64 * kWG;
@@ -454,7 +484,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+    float m[2] = {-INFINITY, -INFINITY}, ls[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     int st = 0, sp = 0, jt = 0, qsel = 0;
     uint32_t ph = 0, pph = 0, item = blockIdx.x;
     bool more = item + G < nitems, started = false; /* another item after this one; a tile done */
@@ -478,25 +508,26 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
             if (jt + 1 == nt) start_bias_item(item + G);
             load_bias(jt + 1 == nt ? 0 : k0 + kBN);
         }
-        tp_wgb_tile_pv<T>(s, o, m, l, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile));
+        tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, k0, a.scale, t, tp_desc_add(d.v, st * kTile), d.ones);
         /* while P V runs: the stream's tile after next into the previous tile's stage once
          * every thread has left it */
         if (more || jt + 2 < nt) {
             if (started) tp_mbar_wait(empty0 + sp * 8, pph);
             copy_kv(started ? sp : 2);
         }
-        tp_wgb_tile_end(o, empty0 + st * 8);
+        tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
         sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
         if (++jt == nt) { /* the item's rows */
             const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
-            tp_wg_store_rows<T, kD>(a, (T *)a.out.data + tp_cu_off(a.out, x.bi, x.h),
-                                    [&]() { return tp_cu_off(a.lse, x.bi, x.h); }, x.q0 + wg * 64 + wl * 16 + g, o,
-                                    m, l, t);
+            const float l[2] = {ls[0], ls[2]};
+            tp_wg_store_rows<T, kD, !kTcL>(a, (T *)a.out.data + tp_cu_off(a.out, x.bi, x.h),
+                                           [&]() { return tp_cu_off(a.lse, x.bi, x.h); },
+                                           x.q0 + wg * 64 + wl * 16 + g, o, m, l, t);
 #pragma unroll
             for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
             if (!more) break;
-            m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
+            m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;
             jt = 0, qsel ^= 1, item += G, more = item + G < nitems;
         }
     }

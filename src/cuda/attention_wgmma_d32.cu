@@ -34,9 +34,11 @@ TP_WG32(f16, __half, 3, 2, __half, _b2h, 1)
                          (tp_attn_wgmma3_body<T, 32, 128, 3, 2, T, true>))
 TP_WG32K(bf16, __nv_bfloat16)
 TP_WG32K(f16, __half)
-#define TP_WG32T(TNAME, T)                                                                     \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht2, 256, 2, (tp_attn_wgmma_tcb_body<T, 2>))   \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht4, 512, 1, (tp_attn_wgmma_tcb_body<T, 4>))   \
-    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hs4, 512, 1, (tp_attn_wgmma_tcbs_body<T, 4>))
-TP_WG32T(bf16, __nv_bfloat16)
-TP_WG32T(f16, __half)
+#define TP_WG32T(TNAME, T, L, TCL)                                                                  \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht2##L, 256, 2, (tp_attn_wgmma_tcb_body<T, 2, TCL>)) \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2ht4##L, 512, 1, (tp_attn_wgmma_tcb_body<T, 4, TCL>)) \
+    TP_ATTN_WGMMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hs4##L, 512, 1, (tp_attn_wgmma_tcbs_body<T, 4, TCL>))
+TP_WG32T(bf16, __nv_bfloat16, , true)
+TP_WG32T(f16, __half, , true)
+TP_WG32T(bf16, __nv_bfloat16, l, false)
+TP_WG32T(f16, __half, l, false)

@@ -36,8 +36,9 @@ typedef struct tp_cu_attn {
     int32_t bstage[2];        /* staged-bias kernel: rows of bias x's shared tile (1 when
                                  its row stride is 0, else the block's rows) */
     tp_cu_op q, k, v, out, bias[2], alibi, klen, kmask, lse;
-    /* nbatch, Hq, bdim[2], bdim[1], G as fast divisors (fast_div.h; d = 0 past 2^31 - 1) */
-    tp_cu_fdiv fd_nb, fd_nh, fd_b2, fd_b1, fd_g;
+    /* nbatch, Hq, bdim[2], bdim[1], G as fast divisors (fast_div.h; d = 0 past 2^31 - 1),
+       and n_qtiles (set with it) */
+    tp_cu_fdiv fd_nb, fd_nh, fd_b2, fd_b1, fd_g, fd_nq;
 } tp_cu_attn;
 
 #define TP_CU_UNBOUNDED ((int64_t)1 << 60)

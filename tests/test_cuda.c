@@ -395,18 +395,46 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     return add_gpu_cases(tc, m, 960);
 }
 
+/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, each as is and as
+ * _l, bf16 and f16) that the debug log says ran. */
+static const char *const g_tcb_forms[6] = {"t2", "t4", "s4", "t2l", "t4l", "s4l"};
+static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
+{
+    (void)level;
+    unsigned char *seen = user;
+    const char *p = strstr(line, "attention cuda: tp_attn_wgmma_");
+    if (!p) return;
+    p += strlen("attention cuda: tp_attn_wgmma_");
+    const int f16 = strncmp(p, "f16_", 4) == 0;
+    const char *q = strstr(p, "_d32_b2h");
+    if (!q) return;
+    q += strlen("_d32_b2h");
+    for (int i = 0; i < 6; i++) {
+        const size_t k = strlen(g_tcb_forms[i]);
+        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 6 + i] = 1;
+    }
+}
+
 /* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases and the table tc[0 .. m);
- * returns how many table cases it ran (0 off sm_90, which is checked to be the reason). */
+ * returns how many table cases it ran (0 off sm_90, which is checked to be the reason).
+ * Every one of the 12 evoformer instances must have run on the tensor-core-bias cases
+ * (the kernel names from the debug log). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     attn_case pc[16];
     const int np = add_tcb_cases(pc);
+    unsigned char seen[12] = {0};
+    tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
+    tprim_ctx_set_log(ctx, TPRIM_LOG_OFF, NULL, NULL);
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
     CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d of the %d tensor-core-bias cases", npr, np);
+    if (nw > 0)
+        for (int i = 0; i < 12; i++)
+            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 6 ? "bf16" : "f16", g_tcb_forms[i % 6]);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");

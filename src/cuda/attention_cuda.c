@@ -322,7 +322,8 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     size_t smem;
     if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
                   warpgroup of 80 rows x 128 bytes, the ones block (64 x 64 bytes), the 6
-                  mbarriers, 1 KiB alignment; the stream form has two Q buffers */
+                  mbarriers (in 128 bytes), the all-ones block of the row sums (512 bytes),
+                  1 KiB alignment; the stream form has two Q buffers */
         smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 128 + 512 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024

@@ -16,8 +16,10 @@
  *   Every product is exact (hi / lo x k in f32, or a factor 0 or 1) and the sum is f32,
  *   so S is the natural-log logit with IEEE semantics for infinite biases (-inf in
  *   either bias masks its score; the scalar path's NaN cases give NaN here too); the
- *   softmax is tp_wg_softmax's mode 4 (per score a max, an fma, the exponent, a sum and
- *   half a pack; no bias loaded, converted or added there).
+ *   softmax is tp_wg_softmax's mode 5 (per score a max, an fma, the exponent and half a
+ *   pack; no bias loaded, converted or added there), the row sums P 1 on the tensor
+ *   cores with P V (kTcL; tp_wgb_tile_pv); the _l instances, run when lse is asked
+ *   for, keep the softmax's f32 sums (mode 4: one add a score more).
  *
  * History (H200, triangle attention N = L = 768, bf16; bench/gpu/ab.sh medians; the
  * notes have the rest): v15 put both biases in the products (B0 as I B0, the identity
@@ -30,7 +32,17 @@
  * stream form (_b2hs4, below) with the item decode by fast division: 1.301 against v19's
  * 1.430 in one call (178 TF/s). Measured and not kept in v20: B0 as I B0 with the
  * identity's A fragments in registers (RS wgmma, no ldmatrix or conversions): 1.354
- * against 1.297 ms.
+ * against 1.297 ms. v21 (2026-12-03): the row sums on the tensor cores and the stream
+ * form's query tiles innermost, 1.262 against 1.311 ms in one call.
+ * Measured and not kept (H100, 2026-12-06, one call, medians of 3; the local branch
+ * exp/tma-all): the stream form with its loads by TMA (5D tensor maps as a
+ * __grid_constant__ parameter; thread 0 issuing K, V and Q, thread 0 of each warpgroup
+ * its bias boxes): 15 % fewer instructions executed but 1.321 against 1.272 ms (barrier
+ * stalls per instruction 1.24 against 0.49); K / V / Q only 1.329 (another call: 1.329
+ * against 1.249), bias only 1.257 (1.249); the K / V producer in the last warpgroup
+ * 1.296; four K / V stages with it 1.285. A computing thread that issues the copies
+ * holds its warpgroup's turn; a producer warp of its own needs registers that four
+ * 128-register warpgroups leave none of.
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
  * 1.63 with; two warpgroups of 255 registers issuing S of tile j+1 before the softmax of
@@ -286,13 +298,15 @@ template <bool kTcL> __device__ __forceinline__ void tp_wgb_tile_end(float (&o)[
  *   - one bias buffer a warpgroup: tile j+1's bias copies start once every warp of the
  *     warpgroup has read bias 0 of tile j and its S is done (a warpgroup barrier), and
  *     hide behind the softmax;
- *   - the row sums are the softmax's.
+ *   - the row sums from the tensor cores (P 1 with P V, 4 registers; kTcL) or the
+ *     softmax (_l).
  * Loads are cp.async: K and V on mbarriers three stages deep (tile j+2 into tile j-1's
  * stage once every thread has waited for its P V of tile j-1), Q and the bias tiles in
  * groups. The warpgroups take turns at the tensor cores for S (named barriers).
  * Shared memory: Q pieces 2 x 64 kWG x 64, K, V 3 stages x 8192 each, bias buffers kWG x
- * 2 x 80 x 128, the ones block 64 x 64, the 6 mbarriers (64 bytes); kWG = 2: 110 656
- * bytes (+ 1 KiB alignment), two blocks a SM; kWG = 4: 168 000.
+ * 2 x 80 x 128, the ones block 64 x 64, the 6 mbarriers (in 128 bytes), the all-ones
+ * block of the row sums (512 bytes); kWG = 2: 111 232 bytes (+ 1 KiB alignment), two
+ * blocks a SM; kWG = 4: 168 576.
  */
 template <typename T, int kWG, bool kTcL>
 __device__ __forceinline__ void tp_attn_wgmma_tcb_body(const tp_cu_attn &a, unsigned char *smem)

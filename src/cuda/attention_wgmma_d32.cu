@@ -11,7 +11,9 @@
  *       picks it when 1 < scale <= 2^10), warpgroups not taking turns;
  *   _b2ht2 / _b2ht4, both biases in S's accumulator chain (attention_wgmma_bias.cuh;
  *       scale <= 1; <= 128 registers): two warpgroups and two blocks a SM, or four
- *       warpgroups.
+ *       warpgroups; _b2hs4, the stream form of _b2ht4 (one block a SM running work items
+ *       in turn); each with the row sums on the tensor cores, and as _l (_b2ht2l, ..)
+ *       with the softmax's f32 sums, which the launcher picks when lse is asked for.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma_bias.cuh"
 

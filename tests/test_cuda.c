@@ -395,9 +395,9 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     return add_gpu_cases(tc, m, 960);
 }
 
-/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, each as is and as
- * _l, bf16 and f16) that the debug log says ran. */
-static const char *const g_tcb_forms[6] = {"t2", "t4", "s4", "t2l", "t4l", "s4l"};
+/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, m4, each as is and
+ * as _l, bf16 and f16) that the debug log says ran. */
+static const char *const g_tcb_forms[8] = {"t2", "t4", "s4", "m4", "t2l", "t4l", "s4l", "m4l"};
 static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
 {
     (void)level;
@@ -409,32 +409,43 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
     const char *q = strstr(p, "_d32_b2h");
     if (!q) return;
     q += strlen("_d32_b2h");
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         const size_t k = strlen(g_tcb_forms[i]);
-        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 6 + i] = 1;
+        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 8 + i] = 1;
     }
 }
 
 /* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases and the table tc[0 .. m);
  * returns how many table cases it ran (0 off sm_90, which is checked to be the reason).
- * Every one of the 12 evoformer instances must have run on the tensor-core-bias cases
- * (the kernel names from the debug log). */
+ * The stream cases (the last four of add_tcb_cases) run twice: by cp.async (_b2hs4), then
+ * on a context made with TPRIM_CUDA_TMA=1 by TMA (_b2hm4); every one of the 16 evoformer
+ * instances must have run (the kernel names from the debug log). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     attn_case pc[16];
     const int np = add_tcb_cases(pc);
-    unsigned char seen[12] = {0};
+    unsigned char seen[16] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     tprim_ctx_set_log(ctx, TPRIM_LOG_OFF, NULL, NULL);
+    int nmr = 0;
+    tprim_ctx *tma = NULL;
+    setenv("TPRIM_CUDA_TMA", "1", 1);
+    if (CHECK(tprim_ctx_create(&tma) == TPRIM_OK, "ctx with TPRIM_CUDA_TMA=1: %s", tprim_ctx_create_error())) {
+        tprim_ctx_set_log(tma, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
+        nmr = run_cases(tma, "cuda_wgmma", pc + np - 4, 4);
+        tprim_ctx_free(tma);
+    }
+    unsetenv("TPRIM_CUDA_TMA");
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
-    CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d of the %d tensor-core-bias cases", npr, np);
+    CHECK(nw == 0 || (npr == np && nmr == 4), "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by TMA",
+          npr, np, nmr);
     if (nw > 0)
-        for (int i = 0; i < 12; i++)
-            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 6 ? "bf16" : "f16", g_tcb_forms[i % 6]);
+        for (int i = 0; i < 16; i++)
+            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 8 ? "bf16" : "f16", g_tcb_forms[i % 8]);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");

@@ -106,6 +106,11 @@ tprim_status tprim_ctx_create(tprim_ctx **out)
         return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
                            "TPRIM_MEMORY='%s' is not a memory mode (%s)", v,
                            "minimal, balanced, performance");
+    if ((v = env("TPRIM_CUDA_TMA"))) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "TPRIM_CUDA_TMA='%s' is not %s", v, "0 or 1");
+        ctx->cuda_tma = v[0] == '1';
+    }
     if (tp_pool_create(ctx->nthreads, &ctx->pool) != TPRIM_OK)
         return create_fail(ctx, TPRIM_ERR_OUT_OF_MEMORY, "could not start the worker threads%s%s", "", "");
     tp_log(ctx, TPRIM_LOG_INFO, "context: %d threads, isa %s, memory %d", (int)ctx->nthreads,

@@ -124,6 +124,7 @@ struct tprim_ctx {
     int cuda_stream_dev;      /* device of an owned stream */
     int cuda_stream_set;      /* 1: the caller set the stream (NULL = legacy default) */
     int cuda_stream_used;     /* 1: CUDA work was enqueued since the stream was chosen */
+    int cuda_tma;             /* 1: the evoformer stream kernel loads by TMA (TPRIM_CUDA_TMA) */
     char err[512];
 };
 /* Update the memory peak after the arena or a buffer grew. */

@@ -623,6 +623,16 @@ template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
 {
     asm volatile("bar.sync %0, 128;\n" ::"r"(1 + kWG + wg) : "memory");
 }
+/* a second such barrier, 1 + 2 kWG + wg, met by some warps with bar.arrive (no wait) and
+ * by others with bar.sync (kWG <= 7: ids up to 15) */
+template <int kWG> __device__ __forceinline__ void tp_wg_bar2_sync(int wg)
+{
+    asm volatile("bar.sync %0, 128;\n" ::"r"(1 + 2 * kWG + wg) : "memory");
+}
+template <int kWG> __device__ __forceinline__ void tp_wg_bar2_arrive(int wg)
+{
+    asm volatile("bar.arrive %0, 128;\n" ::"r"(1 + 2 * kWG + wg) : "memory");
+}
 
 /*
  * The three-stage kernel (kD = 32, 64, 128). The warpgroups are not held in step by a
@@ -893,6 +903,15 @@ __device__ __forceinline__ void tp_attn_wgmma3_body(const tp_cu_attn &a, unsigne
         extern __shared__ __align__(1024) unsigned char tp_smem_raw[];                        \
         const uint32_t s0 = tp_smem_addr(tp_smem_raw);                                         \
         BODY(a, tp_smem_raw + ((1024 - (s0 & 1023)) & 1023));                                  \
+    }
+/* the same with the tensor maps of the TMA form as a second parameter */
+#define TP_ATTN_WGMMA_TMA_KERNEL(NAME, THREADS, MINB, BODY)                                    \
+    extern "C" __global__ void __launch_bounds__(THREADS, MINB)                                \
+        NAME(const tp_cu_attn a, const __grid_constant__ tp_cu_tmaps tm)                       \
+    {                                                                                          \
+        extern __shared__ __align__(1024) unsigned char tp_smem_raw[];                        \
+        const uint32_t s0 = tp_smem_addr(tp_smem_raw);                                         \
+        BODY(a, tm, tp_smem_raw + ((1024 - (s0 & 1023)) & 1023));                              \
     }
 
 #endif

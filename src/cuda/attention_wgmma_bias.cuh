@@ -34,14 +34,13 @@
  * identity's A fragments in registers (RS wgmma, no ldmatrix or conversions): 1.354
  * against 1.297 ms. v21 (2026-12-03): the row sums on the tensor cores and the stream
  * form's query tiles innermost, 1.262 against 1.311 ms in one call.
- * Measured and not kept (H100, 2026-12-06, one call, medians of 3; the local branch
- * exp/tma-all): the stream form with its loads by TMA (5D tensor maps as a
- * __grid_constant__ parameter; thread 0 issuing K, V and Q, thread 0 of each warpgroup
- * its bias boxes): 15 % fewer instructions executed but 1.321 against 1.272 ms (barrier
- * stalls per instruction 1.24 against 0.49); K / V / Q only 1.329 (another call: 1.329
- * against 1.249), bias only 1.257 (1.249); the K / V producer in the last warpgroup
- * 1.296; four K / V stages with it 1.285. A computing thread that issues the copies
- * holds its warpgroup's turn; a producer warp of its own needs registers that four
+ * The stream form with its loads by TMA (_b2hm4, tp_attn_wgmma_tcbm_body below; opt-in,
+ * TPRIM_CUDA_TMA=1): 15 % fewer instructions executed but 1.321 against 1.272 ms (H100,
+ * 2026-12-06, one call, medians of 3; barrier stalls per instruction 1.24 against 0.49).
+ * Variants measured and not kept (the local branch exp/tma-all): K / V / Q only 1.329
+ * (another call: against 1.249), bias only 1.257 (1.249); the K / V producer in the last
+ * warpgroup 1.296; four K / V stages with it 1.285. A computing thread that issues the
+ * copies holds its warpgroup's turn; a producer warp of its own needs registers that four
  * 128-register warpgroups leave none of.
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
@@ -55,6 +54,12 @@
 /* Byte offset of the all-ones block (512 bytes, the row sums' B operand) from the ones
  * block Os: after the ones block (4096) and the 6 mbarriers (64), 128-aligned. */
 constexpr int kOnesL = 4096 + 128;
+/* Byte offset of the TMA form's bias barriers (one a warpgroup) from the first full
+ * barrier: after the 3 full and 3 empty ones (the empty ones at + 32). */
+constexpr int kBiasBar = 64;
+/* Byte offset of the TMA form's producer state (64 + 32 kWG bytes) from Os: after the
+ * all-ones block. */
+constexpr int kTmaState = kOnesL + 512;
 
 /* Rows [0, 64) of bias 0 (row stride si; rows >= nrows zero) and bias 1's row as row 64
  * (rows 65 .. kRowsB - 1 are left alone), keys [k0, k0 + 128) (keys >= nk zero) -> one
@@ -165,14 +170,15 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
  * bytes at Os + 4224: every element 1, so that any layout reads ones), rows 65 .. 79 of
  * every bias block zero (for good); the generic writes fenced for the tensor cores, then
  * a block barrier. */
-template <typename T, int kWG, int kBBlk>
+template <typename T, int kWG, int kBBlk, bool kTma = false>
 __device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *Os, uint32_t full0, uint32_t empty0)
 {
     constexpr int kThreads = 128 * kWG, kZ0 = 65, kZC = (kBBlk / 128 - kZ0) * 8;
     if (threadIdx.x < 3) {
-        tp_mbar_init(full0 + threadIdx.x * 8, kThreads);
+        tp_mbar_init(full0 + threadIdx.x * 8, kTma ? 1 : kThreads);
         tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
     }
+    if (kTma && threadIdx.x < kWG) tp_mbar_init(full0 + kBiasBar + threadIdx.x * 8, 1); /* bias tiles */
     tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
     if (threadIdx.x < 32) {
         const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
@@ -412,6 +418,21 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
     return x;
 }
 
+/* A stream form's item done: its rows stored (the item decoded again; rows 64 wg + 16 wl
+ * + g and + 8 of its query tile are this thread's), O zeroed for the next. */
+template <typename T, int kBM, bool kTcL>
+__device__ __forceinline__ void tp_wgs_store_item(const tp_cu_attn &a, uint32_t item, int wg, int wl, int g,
+                                                  float (&o)[16], const float (&m)[2], const float (&ls)[4], int t)
+{
+    const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
+    const float l[2] = {ls[0], ls[2]};
+    tp_wg_store_rows<T, 32, !kTcL>(a, (T *)a.out.data + tp_cu_off(a.out, x.bi, x.h),
+                                   [&]() { return tp_cu_off(a.lse, x.bi, x.h); }, x.q0 + wg * 64 + wl * 16 + g,
+                                   o, m, l, t);
+#pragma unroll
+    for (int i = 0; i < 16; i++) o[i] = 0.0f;
+}
+
 /*
  * The stream form of the block above (_b2hs4: four warpgroups, one block a SM, grid <=
  * the SM count): block b runs work items b, b + gridDim.x, ... as one stream of key
@@ -533,13 +554,196 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
         if (++jt == nt) { /* the item's rows */
-            const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
-            const float l[2] = {ls[0], ls[2]};
-            tp_wg_store_rows<T, kD, !kTcL>(a, (T *)a.out.data + tp_cu_off(a.out, x.bi, x.h),
-                                           [&]() { return tp_cu_off(a.lse, x.bi, x.h); },
-                                           x.q0 + wg * 64 + wl * 16 + g, o, m, l, t);
+            tp_wgs_store_item<T, kBM, kTcL>(a, item, wg, wl, g, o, m, ls, t);
+            if (!more) break;
+            m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;
+            jt = 0, qsel ^= 1, item += G, more = item + G < nitems;
+        }
+    }
+}
+
+/* TMA (the tensor memory accelerator): a box of a 5D tensor map (cuda_attn.h) copied to
+ * shared memory at dst by one thread, its bytes counted on mbarrier bar (which the
+ * copying thread told to expect them: tp_mbar_expect_tx, which is also its arrival). */
+__device__ __forceinline__ void tp_mbar_expect_tx(uint32_t bar, uint32_t bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void tp_tma_load(uint32_t dst, const tp_cu_tmap *map, int c0, int c1, const int (&c)[3],
+                                            uint32_t bar)
+{
+    asm volatile("cp.async.bulk.tensor.5d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3, %4, %5, %6}], [%7];\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c[0]), "r"(c[1]), "r"(c[2]), "r"(bar)
+                 : "memory");
+}
+/* coordinates 2 .. 4 of a map (sel: its tp_cu_tmaps::sel) for head h, batch indices bi */
+__device__ __forceinline__ void tp_tma_coords(int (&c)[3], uint32_t sel, int64_t h, const tp_bidx &bi)
+{
 #pragma unroll
-            for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    for (int k = 0; k < 3; k++) {
+        const uint32_t x = (sel >> (4 * k)) & 15u;
+        c[k] = (int)(x == 0 ? h : x == 1 ? bi.i[2] : x == 2 ? bi.i[1] : x == 3 ? bi.i[0] : 0);
+    }
+}
+
+/*
+ * The stream form with its loads by TMA (_b2hm4; tensor maps tm, attention_cuda.c makes
+ * them when every operand fits one: unit column stride, 16-byte strides, at most three
+ * head / batch dims that are not broadcast). Opt-in (TPRIM_CUDA_TMA=1): slower than the
+ * cp.async form as it stands (see the header); the base for a form with a producer
+ * warpgroup of its own. The same stream of work items and tiles as
+ * tp_attn_wgmma_tcbs_body; what differs is who copies:
+ *   - K and V (and Q at an item's first tile, into the other Q buffer) are one thread's
+ *     work (thread 0): it waits for the stage's empty barrier, tells the full barrier
+ *     (count 1) to expect the bytes and issues the boxes (Q: 256 rows, K and V: 128
+ *     keys, 32 columns each, the 64-byte swizzle; rows and columns past the operand read
+ *     as zeros). The 511 other threads issue no copy, no address arithmetic and no
+ *     empty-barrier wait (in the cp.async form each copied 2 chunks a tile, ~60
+ *     instructions with the bounds and the arrival).
+ *   - The bias tiles of warpgroup w are its thread 0's: two 64 x 64 boxes of bias 0 and
+ *     two of bias 1's row (128-byte swizzle: the layout tp_wgb_load_bias writes) on the
+ *     warpgroup's bias barrier, issued once every warp of the warpgroup has its S (warps
+ *     1 .. 3 pass the named barrier with bar.arrive and go on to the softmax; warp 0
+ *     waits and issues). ~80 instructions a tile a thread of cp.async addressing go.
+ *   - No fence or warpgroup barrier at a tile but an item's first (the q split's generic
+ *     writes, for the tensor cores): TMA writes are the async proxy's, and the mbarriers
+ *     order them before the reads.
+ */
+template <typename T, int kWG, bool kTcL>
+__device__ __forceinline__ void tp_attn_wgmma_tcbm_body(const tp_cu_attn &a, const tp_cu_tmaps &tm,
+                                                        unsigned char *smem)
+{
+    constexpr int kD = 32, kBN = 128, kStages = 3, kBM = 64 * kWG;
+    constexpr int kQBlk = kBM * 64, kQBuf = 2 * kQBlk, kTile = kBN * kD * 2;
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    static_assert(kBM <= 256, "a TMA box has at most 256 rows");
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBuf, *Vs = Ks + kStages * kTile;
+    unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * kBBuf;
+    const uint32_t full0 = tp_smem_addr(Os) + 64 * 64, empty0 = full0 + 32;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    const uint32_t nitems = (uint32_t)(a.nbatch * a.Hq * a.n_qtiles), G = gridDim.x;
+    if (blockIdx.x >= nitems) return;
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
+    const int nt = (int)w.k.t_end; /* t_begin = 0 */
+
+    /* The producers' state lives in shared memory (kTmaState: 64 bytes for thread 0, 32 for
+     * thread 0 of each warpgroup), not in registers that every thread would hold beside
+     * S, P and O (in registers, ptxas spilled 36 - 48 bytes). */
+    struct kv_state { /* the copy side: K / V of tile cj of item citem (cq-th of the block) next */
+        uint32_t citem;
+        int cj, cq, kc[3], vc[3];
+    };
+    struct bias_state { /* the bias side: this warpgroup's rows, one tile ahead */
+        int brow, bc0[3], bc1[3];
+    };
+    kv_state *const ks_ = reinterpret_cast<kv_state *>(Os + kTmaState);
+    bias_state *const bs_ = reinterpret_cast<bias_state *>(Os + kTmaState + 64 + 32 * wg);
+    auto copy_kv = [&](int stage) {
+        kv_state &c = *ks_;
+        const uint32_t bar = full0 + stage * 8;
+        if (c.cj == 0) { /* a new item: its Q rows into buffer cq & 1 with this stage */
+            const tp_wgs_item x = tp_wgs_decode<kBM>(a, c.citem);
+            int qc[3];
+            tp_tma_coords(qc, tm.sel[0], x.h, x.bi);
+            tp_tma_coords(c.kc, tm.sel[1], x.hk, x.bi);
+            tp_tma_coords(c.vc, tm.sel[2], x.hk, x.bi);
+            tp_mbar_expect_tx(bar, 2 * kTile + kQBlk);
+            tp_tma_load(tp_smem_addr(Qs + (c.cq & 1) * kQBuf), &tm.m[0], 0, (int)x.q0, qc, bar);
+        } else {
+            tp_mbar_expect_tx(bar, 2 * kTile);
+        }
+        tp_tma_load(tp_smem_addr(Ks + stage * kTile), &tm.m[1], 0, c.cj * kBN, c.kc, bar);
+        tp_tma_load(tp_smem_addr(Vs + stage * kTile), &tm.m[2], 0, c.cj * kBN, c.vc, bar);
+        if (++c.cj == nt) c.cj = 0, c.cq++, c.citem += G;
+    };
+    const uint32_t Bw = tp_smem_addr(Bs + wg * kBBuf), bbar = full0 + kBiasBar + wg * 8;
+    auto start_bias_item = [&](uint32_t it) {
+        bias_state &b = *bs_;
+        const tp_wgs_item x = tp_wgs_decode<kBM>(a, it);
+        b.brow = (int)x.q0 + wg * 64;
+        tp_tma_coords(b.bc0, tm.sel[3], x.h, x.bi);
+        tp_tma_coords(b.bc1, tm.sel[4], x.h, x.bi);
+    };
+    auto load_bias = [&](int key0) {
+        const bias_state &b = *bs_;
+        tp_mbar_expect_tx(bbar, 2 * (64 * 128 + 128));
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            tp_tma_load(Bw + c * kBBlk, &tm.m[3], key0 + 64 * c, b.brow, b.bc0, bbar);
+            tp_tma_load(Bw + c * kBBlk + 64 * 128, &tm.m[4], key0 + 64 * c, 0, b.bc1, bbar);
+        }
+    };
+
+    tp_wgb_setup<T, kWG, kBBlk, true>(Bs, Os, full0, empty0);
+    if (threadIdx.x == 0) ks_->citem = blockIdx.x, ks_->cj = 0, ks_->cq = 0;
+    if (tid == 0) {
+        start_bias_item(blockIdx.x);
+        load_bias(0);
+    }
+    if (threadIdx.x == 0) {
+        copy_kv(0);
+        copy_kv(1);
+    }
+    if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+
+    const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bs + wg * kBBuf, wg);
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, ls[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int st = 0, sp = 0, jt = 0, qsel = 0;
+    uint32_t ph = 0, pph = 0, bph = 0, item = blockIdx.x;
+    bool more = item + G < nitems, started = false; /* another item after this one; a tile done */
+    for (;;) { /* tile jt of item */
+        float s[kBN / 2];
+        const bool last = !more && jt + 1 == nt; /* the stream's last tile */
+        tp_mbar_wait(full0 + st * 8, ph);
+        if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+            unsigned char *qw = Qs + qsel * kQBuf + wg * 64 * 64;
+            const int cc = tid & 3, r0 = tid >> 2;
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+                tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+            tp_fence_proxy_async();
+            tp_wg_bar_sync<kWG>(wg);
+        }
+        tp_mbar_wait(bbar, bph);
+        bph ^= 1u;
+        tp_wgb_bias0<T, kBBlk>(s, Bs + wg * kBBuf, wl, lane);
+        tp_wg_turn(wg);
+        tp_wg_fence_regs(s);
+        tp_wg_fence();
+        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one, d.b);
+        tp_wg_commit();
+        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        if (!last) { /* every warp has its S: the bias buffer is free */
+            if (wl == 0) { /* (not the q split's barrier: warps 1 .. 3 may reach that first) */
+                tp_wg_bar2_sync<kWG>(wg);
+                if (tid == 0) {
+                    if (jt + 1 == nt) start_bias_item(item + G);
+                    load_bias(jt + 1 == nt ? 0 : (jt + 1) * kBN);
+                }
+            } else {
+                tp_wg_bar2_arrive<kWG>(wg);
+            }
+        }
+        tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, st * kTile),
+                                d.ones);
+        /* while P V runs: the stream's tile after next into the previous tile's stage once
+         * every thread has left it */
+        if (threadIdx.x == 0 && (more || jt + 2 < nt)) {
+            if (started) tp_mbar_wait(empty0 + sp * 8, pph);
+            copy_kv(started ? sp : 2);
+        }
+        tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
+        sp = st, pph = ph, started = true;
+        if (++st == kStages) st = 0, ph ^= 1u;
+        if (++jt == nt) { /* the item's rows */
+            tp_wgs_store_item<T, kBM, kTcL>(a, item, wg, wl, g, o, m, ls, t);
             if (!more) break;
             m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;
             jt = 0, qsel ^= 1, item += G, more = item + G < nitems;

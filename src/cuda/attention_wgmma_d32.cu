@@ -12,8 +12,10 @@
  *   _b2ht2 / _b2ht4, both biases in S's accumulator chain (attention_wgmma_bias.cuh;
  *       scale <= 1; <= 128 registers): two warpgroups and two blocks a SM, or four
  *       warpgroups; _b2hs4, the stream form of _b2ht4 (one block a SM running work items
- *       in turn); each with the row sums on the tensor cores, and as _l (_b2ht2l, ..)
- *       with the softmax's f32 sums, which the launcher picks when lse is asked for.
+ *       in turn); _b2hm4, the stream form with its loads by TMA from tensor maps (a
+ *       second kernel parameter; opt-in, TPRIM_CUDA_TMA=1); each with the row sums on
+ *       the tensor cores, and as _l (_b2ht2l, ..) with the softmax's f32 sums, which the
+ *       launcher picks when lse is asked for.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
 #include "attention_wgmma_bias.cuh"
 
@@ -44,3 +46,9 @@ TP_WG32T(bf16, __nv_bfloat16, , true)
 TP_WG32T(f16, __half, , true)
 TP_WG32T(bf16, __nv_bfloat16, l, false)
 TP_WG32T(f16, __half, l, false)
+#define TP_WG32M(TNAME, T, L, TCL)                                                                  \
+    TP_ATTN_WGMMA_TMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hm4##L, 512, 1, (tp_attn_wgmma_tcbm_body<T, 4, TCL>))
+TP_WG32M(bf16, __nv_bfloat16, , true)
+TP_WG32M(f16, __half, , true)
+TP_WG32M(bf16, __nv_bfloat16, l, false)
+TP_WG32M(f16, __half, l, false)

@@ -43,4 +43,20 @@ typedef struct tp_cu_attn {
 
 #define TP_CU_UNBOUNDED ((int64_t)1 << 60)
 
+/* A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 64-byte aligned). */
+typedef struct tp_cu_tmap {
+    uint64_t w[16];
+} __attribute__((aligned(64))) tp_cu_tmap;
+
+/* The tensor maps of the evoformer kernel's TMA form (_b2hm4, attention_wgmma_bias.cuh),
+ * its second kernel parameter (__grid_constant__): q, k, v, bias 0 (rows x keys), bias 1
+ * (the row shared by every query), each a 5D map {columns, rows, c2, c3, c4}. sel[x]
+ * names the index that coordinate 2 + s of map x takes, in bits 4 s .. 4 s + 3: 0 the
+ * head (the kv head for k and v), 1 .. 3 batch index 2, 1, 0, 15 none (coordinate 0). */
+#define TP_CU_TMAPS 5
+typedef struct tp_cu_tmaps {
+    tp_cu_tmap m[TP_CU_TMAPS];
+    uint32_t sel[TP_CU_TMAPS];
+} tp_cu_tmaps;
+
 #endif

@@ -47,6 +47,9 @@ static struct {
     CUresult (*MemcpyDtoH)(void *, CUdeviceptr, size_t);
     CUresult (*MemcpyDtoD)(CUdeviceptr, CUdeviceptr, size_t);
     CUresult (*GetErrorString)(CUresult, const char **);
+    /* optional (CUDA 12.0+): the TMA kernel form is not used without it */
+    CUresult (*TensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *, const uint64_t *,
+                                     const unsigned *, const unsigned *, int, int, int, int);
 } cu;
 
 /* The kernels' fat binaries, embedded by the build (cuda_fatbins.c, generated). */
@@ -118,6 +121,7 @@ static void load_driver(void)
     SYM(MemcpyDtoH, "cuMemcpyDtoH_v2");
     SYM(MemcpyDtoD, "cuMemcpyDtoD_v2");
     SYM(GetErrorString, "cuGetErrorString");
+    *(void **)&cu.TensorMapEncodeTiled = dlsym(h, "cuTensorMapEncodeTiled");
     CUresult r = cu.Init(0);
     if (r != 0) {
         snprintf(g_why, sizeof g_why, "cuInit failed: %s", cu_str(r));
@@ -320,4 +324,32 @@ tprim_status tp_cu_memcpy(void *dst, const void *src, size_t bytes, int kind, ch
     else if ((r = cu.MemcpyDtoD((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes)) == 0)
         r = cu.CtxSynchronize(); /* device-to-device copies may return early: wait */
     return r ? fail(err, n, TPRIM_ERR_DEVICE, "cuMemcpy", r) : TPRIM_OK;
+}
+
+int tp_cu_has_tmaps(void)
+{
+    return tp_cu_device_count() > 0 && cu.TensorMapEncodeTiled != NULL;
+}
+
+/* CUtensorMapDataType FLOAT16 / BFLOAT16, CU_TENSOR_MAP_SWIZZLE_64B / 128B,
+ * CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE (zeros) */
+#define TP_TMAP_F16 6
+#define TP_TMAP_BF16 9
+#define TP_TMAP_SW64 2
+#define TP_TMAP_SW128 3
+#define TP_TMAP_L2_128 2
+
+tprim_status tp_cu_tmap_encode(void *map, int bf16, const void *base, const uint64_t dim[5],
+                               const uint64_t stride[4], const unsigned box[5], int swizzle, char *err,
+                               size_t n)
+{
+    if (!tp_cu_has_tmaps()) {
+        if (err && n) snprintf(err, n, "the CUDA driver has no cuTensorMapEncodeTiled");
+        return TPRIM_ERR_UNSUPPORTED;
+    }
+    const unsigned estride[5] = {1, 1, 1, 1, 1};
+    CUresult r = cu.TensorMapEncodeTiled(map, bf16 ? TP_TMAP_BF16 : TP_TMAP_F16, 5, (void *)base, dim, stride,
+                                         box, estride, 0, swizzle == 128 ? TP_TMAP_SW128 : TP_TMAP_SW64,
+                                         TP_TMAP_L2_128, 0);
+    return r ? fail(err, n, TPRIM_ERR_DEVICE, "cuTensorMapEncodeTiled", r) : TPRIM_OK;
 }

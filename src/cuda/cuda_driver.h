@@ -10,6 +10,7 @@
 #define TPRIM_CUDA_DRIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tprim.h"
 
@@ -32,6 +33,17 @@ tprim_status tp_cu_launch(int dev, const char *name, const unsigned grid[3],
 int tp_cu_arch(int dev);
 /* Number of streaming multiprocessors of a device (0 if unknown). */
 int tp_cu_sm_count(int dev);
+
+/* 1 when the driver can make TMA tensor maps (cuTensorMapEncodeTiled, CUDA 12+). */
+int tp_cu_has_tmaps(void);
+/* A 5D tiled tensor map of 16-bit elements (bf16: 1, else f16) into map (128 bytes,
+ * 64-byte aligned): dim[0] columns (unit stride) .. dim[4], stride[i] the byte stride of
+ * dim[i + 1] (multiples of 16, < 2^40), boxes of box[0] x .. x box[4] elements, the
+ * swizzle of `swizzle` bytes (64 or 128) in shared memory, elements out of bounds read
+ * as zeros. */
+tprim_status tp_cu_tmap_encode(void *map, int bf16, const void *base, const uint64_t dim[5],
+                               const uint64_t stride[4], const unsigned box[5], int swizzle,
+                               char *err, size_t n);
 
 tprim_status tp_cu_stream_create(int dev, void **stream, char *err, size_t n);
 void tp_cu_stream_destroy(void *stream);

@@ -17,6 +17,9 @@
 # $BUILDS (else /tmp/tprim-ab-builds, outside $OUT: the device tool brings back only a
 # few files). ARCHS="90" builds machine code for those SM architectures only (quicker
 # builds when many trees are timed; the default is the project's TPRIM_CUDA_ARCHS).
+# ENV_A, ENV_B, ... (NAME=VALUE words) are set for that tree's benchmark runs only, so
+# that one tree can be timed against itself under a switch: e.g.
+#   ENV_B="TPRIM_CUDA_TMA=1" bench/gpu/ab.sh . . tri_start evoformer
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/tprim-ab}
@@ -61,7 +64,9 @@ fargs=()
 [ -n "$filter" ] && fargs=(--filter "$filter")
 for r in $(seq 1 "$rounds"); do
   for v in "${tags[@]}"; do
-    timeout 300 "$builds/build-$v/tprim" bench --device cuda --suite "$suite" "${fargs[@]}" \
+    envv="ENV_$v"
+    read -r -a tenv <<< "${!envv:-}"
+    timeout 300 env "${tenv[@]}" "$builds/build-$v/tprim" bench --device cuda --suite "$suite" "${fargs[@]}" \
       --json "$builds/runs/$v-$r.json" > "$builds/runs/$v-$r.txt" 2>&1 ||
       { tail -5 "$builds/runs/$v-$r.txt"; echo "BENCH FAILED: $v"; exit 1; }
   done

@@ -9,6 +9,7 @@
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
 #include "cuda/fast_div.h"
+#include "cuda/tmap_plan.h"
 #include "cuda/tf32_split.h"
 
 #include <float.h>
@@ -267,6 +268,63 @@ static void check_refusals(tprim_ctx *ctx)
           tprim_ctx_last_error(ctx));
 }
 
+/* tmap_plan.h: the dims, byte strides and coordinate selectors of the TMA form's maps for
+ * the layouts the evoformer shapes come in, and its refusals. */
+static void check_tmap_plan(void)
+{
+    tp_tmap_plan pl;
+    tp_cu_op o;
+    /* q of triangle attention, [N, H, L, D] in BHSD order (batch dim 2 = N) */
+    memset(&o, 0, sizeof o);
+    const int64_t N = 768, H = 4, L = 768, D = 32;
+    o.sb[2] = H * L * D, o.sh = L * D, o.si = D, o.sj = 1;
+    const int64_t outer_q[4] = {H, N, 1, 1};
+    const char *why = tp_tmap_plan_make(&pl, &o, L, D, outer_q);
+    CHECK(!why && pl.dim[0] == 32 && pl.dim[1] == 768 && pl.dim[2] == 4 && pl.dim[3] == 768 && pl.dim[4] == 1,
+          "q map dims: %s", why ? why : "wrong");
+    CHECK(!why && pl.stride[0] == 64 && pl.stride[1] == 2 * 768 * 32 && pl.stride[2] == 2 * 4 * 768 * 32 &&
+              pl.stride[3] == pl.stride[2] && pl.sel == 0xf10u,
+          "q map strides %llu %llu %llu %llu, sel %x", (unsigned long long)pl.stride[0],
+          (unsigned long long)pl.stride[1], (unsigned long long)pl.stride[2], (unsigned long long)pl.stride[3],
+          pl.sel);
+    /* the pair bias [H, L, L] shared by the N rows (batch stride 0): head only */
+    memset(&o, 0, sizeof o);
+    o.sh = L * L, o.si = L, o.sj = 1;
+    why = tp_tmap_plan_make(&pl, &o, L, L, outer_q);
+    CHECK(!why && pl.dim[2] == 4 && pl.dim[3] == 1 && pl.sel == 0xff0u && pl.stride[1] == 2 * 768 * 768,
+          "pair-bias map: %s, sel %x", why ? why : "", pl.sel);
+    /* the mask bias [N, L] shared by heads and query rows: one row, batch dim 2 */
+    memset(&o, 0, sizeof o);
+    o.sb[2] = L, o.sj = 1;
+    why = tp_tmap_plan_make(&pl, &o, 1, L, outer_q);
+    CHECK(!why && pl.dim[1] == 1 && pl.stride[0] == 1536 && pl.dim[2] == 768 && pl.stride[1] == 1536 &&
+              pl.sel == 0xff1u,
+          "mask-bias map: %s, sel %x, stride %llu", why ? why : "", pl.sel, (unsigned long long)pl.stride[0]);
+    /* a single row of 24 columns: the row stride rounds up to 16 bytes */
+    why = tp_tmap_plan_make(&pl, &o, 1, 24, outer_q);
+    CHECK(!why && pl.stride[0] == 48, "one row of 24: stride %llu", (unsigned long long)pl.stride[0]);
+    /* three batch dims and heads, none broadcast: one too many */
+    memset(&o, 0, sizeof o);
+    o.sb[0] = 8 * 3 * 2 * 64 * 32, o.sb[1] = 3 * 2 * 64 * 32, o.sb[2] = 2 * 64 * 32, o.sh = 64 * 32, o.si = 32;
+    const int64_t outer4[4] = {2, 3, 8, 5};
+    why = tp_tmap_plan_make(&pl, &o, 64, 32, outer4);
+    CHECK(why && strstr(why, "three"), "four outer dims: %s", why ? why : "accepted");
+    /* the same with batch dim 1 of size 1: fits, head, batch 2, batch 0 */
+    const int64_t outer3[4] = {2, 3, 1, 5};
+    why = tp_tmap_plan_make(&pl, &o, 64, 32, outer3);
+    CHECK(!why && pl.sel == 0x310u && pl.dim[4] == 5, "three outer dims: %s, sel %x", why ? why : "", pl.sel);
+    /* refusals: a negative head stride, 2^31 rows, a row stride at 2^40 bytes */
+    o.sh = -64 * 32;
+    why = tp_tmap_plan_make(&pl, &o, 64, 32, outer3);
+    CHECK(why && strstr(why, "stride"), "negative head stride: %s", why ? why : "accepted");
+    o.sh = 64 * 32;
+    why = tp_tmap_plan_make(&pl, &o, (int64_t)1 << 31, 32, outer3);
+    CHECK(why && strstr(why, "2^31"), "2^31 rows: %s", why ? why : "accepted");
+    o.si = (int64_t)1 << 39;
+    why = tp_tmap_plan_make(&pl, &o, 64, 32, outer3);
+    CHECK(why && strstr(why, "row stride"), "2^40-byte rows: %s", why ? why : "accepted");
+}
+
 /* fast_div.h against the division: every divisor to 3000, powers of two and their
  * neighbours, random ones up to 2^31 - 1; for each, dividends at and around multiples of
  * it, random ones, and the ends (0, 2^31 - 1); divisors past 2^31 - 1 and below 1 are
@@ -466,6 +524,7 @@ void suite_cuda_wgmma(void)
 {
     check_tf32_split();
     check_fast_div();
+    check_tmap_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     static attn_case table[320], tc[960];
@@ -481,6 +540,7 @@ void suite_cuda(void)
 {
     check_tf32_split();
     check_fast_div();
+    check_tmap_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);

@@ -43,6 +43,7 @@
  * the blocks in flight together read the same bias tile from L2. */
 #include "cuda_attn.h"
 #include "cuda_driver.h"
+#include "tmap_plan.h"
 
 #include "../ops/attention.h"
 
@@ -196,12 +197,11 @@ static tprim_status launch(tprim_ctx *ctx, const tp_attn_problem *p, const char 
 
 /* The tensor maps of the evoformer kernel's TMA form (_b2hm4; cuda_attn.h): q, k, v
  * (boxes of 256, 128, 128 rows x 32 columns, the 64-byte swizzle), bias 0 (64 keys x 64
- * rows) and bias 1's row (64 keys x 1), the 128-byte swizzle; 5D: columns, rows, then
- * the head and batch dims that are neither of size 1 nor broadcast (stride 0), at most
- * three, padded with dims of size 1. Returns NULL, or why the form does not run (the
- * cp.async form runs instead). The form is opt-in (TPRIM_CUDA_TMA=1, the context's
- * cuda_tma): it executes 15 % fewer instructions but ran 4 % slower on an H100
- * (attention_wgmma_bias.cuh); it is the base of a producer-warpgroup form. */
+ * rows) and bias 1's row (64 keys x 1), the 128-byte swizzle; 5D, as tmap_plan.h lays
+ * them out. Returns NULL, or why the form does not run (the cp.async form runs instead).
+ * The form is opt-in (TPRIM_CUDA_TMA=1, the context's cuda_tma): it executes 15 % fewer
+ * instructions but ran 4 % slower on an H100 (attention_wgmma_bias.cuh); it is the base
+ * of a producer-warpgroup form. */
 static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *tm)
 {
     if (!ctx->cuda_tma) return "the TMA form is opt-in (TPRIM_CUDA_TMA=1)";
@@ -216,33 +216,16 @@ static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *
         {&a->v, a->Sk, a->Dv, a->Hkv, 32, 128, 64},     {&a->bias[0], a->Sq, a->Sk, a->Hq, 64, 64, 128},
         {&a->bias[1], 1, a->Sk, a->Hq, 64, 1, 128},
     };
-    const int64_t lim = (int64_t)1 << 31, slim = (int64_t)1 << 40;
     for (int x = 0; x < TP_CU_TMAPS; x++) {
         const tp_cu_op *o = d[x].o;
-        if (d[x].rows >= lim || d[x].cols >= lim) return "more than 2^31 - 1 rows or columns (TMA coordinates)";
-        uint64_t dim[5] = {(uint64_t)d[x].cols, (uint64_t)d[x].rows, 1, 1, 1}, stride[4];
-        /* bias 1's row: its row stride is 0; a size-1 dim takes any stride of 16 bytes */
-        const int64_t si = d[x].rows > 1 ? o->si * 2 : (d[x].cols * 2 + 15) / 16 * 16;
-        if (si <= 0 || si >= slim) return "a row stride TMA cannot take";
-        stride[0] = (uint64_t)si;
-        const int64_t size[4] = {d[x].heads, a->bdim[2], a->bdim[1], a->bdim[0]};
-        const int64_t str[4] = {o->sh, o->sb[2], o->sb[1], o->sb[0]};
-        uint32_t sel = 0xfffu;
-        int r = 2;
-        for (int l = 0; l < 4; l++) {
-            if (size[l] <= 1 || str[l] == 0) continue;
-            if (r == 5) return "more than three head and batch dims that are not broadcast (TMA maps have 5)";
-            if (str[l] < 0 || str[l] * 2 >= slim || size[l] >= lim) return "a head or batch stride TMA cannot take";
-            dim[r] = (uint64_t)size[l];
-            stride[r - 1] = (uint64_t)(str[l] * 2);
-            sel = (sel & ~(15u << (4 * (r - 2)))) | ((uint32_t)l << (4 * (r - 2)));
-            r++;
-        }
-        for (; r < 5; r++) stride[r - 1] = stride[r - 2]; /* dims of size 1 */
-        tm->sel[x] = sel;
+        const int64_t outer[4] = {d[x].heads, a->bdim[2], a->bdim[1], a->bdim[0]};
+        tp_tmap_plan pl;
+        const char *why = tp_tmap_plan_make(&pl, o, d[x].rows, d[x].cols, outer);
+        if (why) return why;
+        tm->sel[x] = pl.sel;
         const unsigned box[5] = {d[x].box0, d[x].box1, 1, 1, 1};
         char msg[160];
-        if (tp_cu_tmap_encode(&tm->m[x], a->dtype == TP_CU_BF16, o->data, dim, stride, box, d[x].swizzle, msg,
+        if (tp_cu_tmap_encode(&tm->m[x], a->dtype == TP_CU_BF16, o->data, pl.dim, pl.stride, box, d[x].swizzle, msg,
                               sizeof msg) != TPRIM_OK)
             return "cuTensorMapEncodeTiled refused an operand";
     }

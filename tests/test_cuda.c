@@ -268,6 +268,24 @@ static void check_refusals(tprim_ctx *ctx)
           tprim_ctx_last_error(ctx));
 }
 
+/* A map's coordinates 2 .. 4 (tp_tmap_coord, the kernels' side) address the element the
+ * kernels' offsets do: sum of coordinate x byte stride / 2 = bi . sb + h sh, over indices
+ * inside outer[] (broadcast dims drop out of both sides). */
+static int tmap_offsets_agree(const tp_tmap_plan *pl, const tp_cu_op *o, const int64_t outer[4])
+{
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int n = 0; n < 200; n++) {
+        int64_t idx[4]; /* head, batch 2, batch 1, batch 0 */
+        for (int l = 0; l < 4; l++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, idx[l] = (int64_t)(x % (uint64_t)outer[l]);
+        const int64_t bi[3] = {idx[3], idx[2], idx[1]};
+        const int64_t want = bi[0] * o->sb[0] + bi[1] * o->sb[1] + bi[2] * o->sb[2] + idx[0] * o->sh;
+        int64_t got = 0;
+        for (int k = 0; k < 3; k++) got += (int64_t)tp_tmap_coord(pl->sel, k, idx[0], bi) * (int64_t)(pl->stride[k + 1] / 2);
+        if (got != want) return 0;
+    }
+    return 1;
+}
+
 /* tmap_plan.h: the dims, byte strides and coordinate selectors of the TMA form's maps for
  * the layouts the evoformer shapes come in, and its refusals. */
 static void check_tmap_plan(void)
@@ -287,12 +305,14 @@ static void check_tmap_plan(void)
           "q map strides %llu %llu %llu %llu, sel %x", (unsigned long long)pl.stride[0],
           (unsigned long long)pl.stride[1], (unsigned long long)pl.stride[2], (unsigned long long)pl.stride[3],
           pl.sel);
+    CHECK(!why && tmap_offsets_agree(&pl, &o, outer_q), "q map: coordinates and offsets disagree");
     /* the pair bias [H, L, L] shared by the N rows (batch stride 0): head only */
     memset(&o, 0, sizeof o);
     o.sh = L * L, o.si = L, o.sj = 1;
     why = tp_tmap_plan_make(&pl, &o, L, L, outer_q);
     CHECK(!why && pl.dim[2] == 4 && pl.dim[3] == 1 && pl.sel == 0xff0u && pl.stride[1] == 2 * 768 * 768,
           "pair-bias map: %s, sel %x", why ? why : "", pl.sel);
+    CHECK(!why && tmap_offsets_agree(&pl, &o, outer_q), "pair-bias map: coordinates and offsets disagree");
     /* the mask bias [N, L] shared by heads and query rows: one row, batch dim 2 */
     memset(&o, 0, sizeof o);
     o.sb[2] = L, o.sj = 1;
@@ -300,6 +320,7 @@ static void check_tmap_plan(void)
     CHECK(!why && pl.dim[1] == 1 && pl.stride[0] == 1536 && pl.dim[2] == 768 && pl.stride[1] == 1536 &&
               pl.sel == 0xff1u,
           "mask-bias map: %s, sel %x, stride %llu", why ? why : "", pl.sel, (unsigned long long)pl.stride[0]);
+    CHECK(!why && tmap_offsets_agree(&pl, &o, outer_q), "mask-bias map: coordinates and offsets disagree");
     /* a single row of 24 columns: the row stride rounds up to 16 bytes */
     why = tp_tmap_plan_make(&pl, &o, 1, 24, outer_q);
     CHECK(!why && pl.stride[0] == 48, "one row of 24: stride %llu", (unsigned long long)pl.stride[0]);
@@ -313,6 +334,7 @@ static void check_tmap_plan(void)
     const int64_t outer3[4] = {2, 3, 1, 5};
     why = tp_tmap_plan_make(&pl, &o, 64, 32, outer3);
     CHECK(!why && pl.sel == 0x310u && pl.dim[4] == 5, "three outer dims: %s, sel %x", why ? why : "", pl.sel);
+    CHECK(!why && tmap_offsets_agree(&pl, &o, outer3), "three outer dims: coordinates and offsets disagree");
     /* refusals: a negative head stride, 2^31 rows, a row stride at 2^40 bytes */
     o.sh = -64 * 32;
     why = tp_tmap_plan_make(&pl, &o, 64, 32, outer3);

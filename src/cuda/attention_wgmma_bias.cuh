@@ -50,6 +50,7 @@
 #define TPRIM_CUDA_ATTENTION_WGMMA_BIAS_CUH
 
 #include "attention_wgmma.cuh"
+#include "tmap_plan.h"
 
 /* Byte offset of the all-ones block (512 bytes, the row sums' B operand) from the ones
  * block Os: after the ones block (4096) and the 6 mbarriers (64), 128-aligned. */
@@ -581,10 +582,7 @@ __device__ __forceinline__ void tp_tma_load(uint32_t dst, const tp_cu_tmap *map,
 __device__ __forceinline__ void tp_tma_coords(int (&c)[3], uint32_t sel, int64_t h, const tp_bidx &bi)
 {
 #pragma unroll
-    for (int k = 0; k < 3; k++) {
-        const uint32_t x = (sel >> (4 * k)) & 15u;
-        c[k] = (int)(x == 0 ? h : x == 1 ? bi.i[2] : x == 2 ? bi.i[1] : x == 3 ? bi.i[0] : 0);
-    }
+    for (int k = 0; k < 3; k++) c[k] = tp_tmap_coord(sel, k, h, bi.i);
 }
 
 /*

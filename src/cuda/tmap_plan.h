@@ -55,4 +55,18 @@ static inline const char *tp_tmap_plan_make(tp_tmap_plan *pl, const tp_cu_op *o,
     return NULL;
 }
 
+#ifdef __CUDACC__
+#define TP_TMAP_FN __host__ __device__ __forceinline__
+#else
+#define TP_TMAP_FN static inline
+#endif
+
+/* Coordinate 2 + s (s = 0, 1, 2) of a map whose selectors are sel, for head h and batch
+ * indices bi[0 .. 2]: the index sel names, 0 for none. The kernels' side of the plan. */
+TP_TMAP_FN int tp_tmap_coord(uint32_t sel, int s, int64_t h, const int64_t bi[3])
+{
+    const uint32_t x = (sel >> (4 * s)) & 15u;
+    return (int)(x == 0 ? h : x == 1 ? bi[2] : x == 2 ? bi[1] : x == 3 ? bi[0] : 0);
+}
+
 #endif

@@ -226,8 +226,11 @@ static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *
         const unsigned box[5] = {d[x].box0, d[x].box1, 1, 1, 1};
         char msg[160];
         if (tp_cu_tmap_encode(&tm->m[x], a->dtype == TP_CU_BF16, o->data, pl.dim, pl.stride, box, d[x].swizzle, msg,
-                              sizeof msg) != TPRIM_OK)
+                              sizeof msg) != TPRIM_OK) {
+            static const char *const names[TP_CU_TMAPS] = {"q", "k", "v", "bias 0", "bias 1"};
+            tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: the tensor map of %s: %s", names[x], msg);
             return "cuTensorMapEncodeTiled refused an operand";
+        }
     }
     return NULL;
 }

@@ -419,6 +419,18 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
     return x;
 }
 
+/* A stream form's q split: the 64 rows of one warpgroup's Q block at qw (64 bytes a row,
+ * the 64-byte swizzle) as hi + lo in place (tp_wgb_split_q), by its 128 threads (tid):
+ * chunk tid mod 4 of rows tid / 4 and + 32. */
+template <typename T, int kQBlk>
+__device__ __forceinline__ void tp_wgs_split_rows(unsigned char *qw, int tid, float scale)
+{
+    const int cc = tid & 3, r0 = tid >> 2;
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+        tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4), scale);
+}
+
 /* A stream form's item done: its rows stored (the item decoded again; rows 64 wg + 16 wl
  * + g and + 8 of its query tile are this thread's), O zeroed for the next. */
 template <typename T, int kBM, bool kTcL>
@@ -529,12 +541,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         const bool last = !more && jt + 1 == nt; /* the stream's last tile */
         const int64_t k0 = (int64_t)jt * kBN;
         auto split_q = [&] { /* at an item's first tile (its Q has landed): this warpgroup's rows */
-            if (jt != 0) return;
-            unsigned char *qw = Qs + qsel * kQBuf + wg * 64 * 64;
-            const int cc = tid & 3, r0 = tid >> 2;
-#pragma unroll
-            for (int i = 0; i < 2; i++)
-                tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+            if (jt == 0) tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
         };
         tp_wgb_tile_s<T, kWG, kQBlk, kBBlk>(s, full0 + st * 8, ph, split_q, Bw, wg, wl, lane,
                                             tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
@@ -699,11 +706,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbm_body(const tp_cu_attn &a, con
         const bool last = !more && jt + 1 == nt; /* the stream's last tile */
         tp_mbar_wait(full0 + st * 8, ph);
         if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
-            unsigned char *qw = Qs + qsel * kQBuf + wg * 64 * 64;
-            const int cc = tid & 3, r0 = tid >> 2;
-#pragma unroll
-            for (int i = 0; i < 2; i++)
-                tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<kD>::phase(r0)) << 4), a.scale);
+            tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg);
         }

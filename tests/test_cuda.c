@@ -179,8 +179,9 @@ static int add_tcb_cases(attn_case *cs)
     c.nbd = 2, c.bd[0] = 2, c.bd[1] = 60, c.Hq = c.Hkv = 4, c.Sq = 70, c.Sk = 136, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
     cs[n++] = c;
+    /* a mask row of random values with -inf entries (not only 0 / -1e9) */
     c.Sq = 40, c.Sk = 56, c.dt = TPRIM_F16, c.scale = 0.9f;
-    c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BHSD;
+    c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.lse = 0, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
     c.bd[0] = 1, c.bd[1] = 120, c.Sq = 100, c.Sk = 152, c.D = 24, c.Dv = 16, c.scale = 0.0f, c.lse = 1;
     cs[n++] = c;
@@ -208,7 +209,7 @@ static int add_tcb_cases(attn_case *cs)
     c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BSHD;
     cs[n++] = c;
     c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_BF16, c.scale = 0.8f;
-    c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
+    c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
     /* a per-row bias of every batch entry (no bias shared across the batch: the items in
      * head-innermost order, the decode's other branch) */

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
 {
     const char *only[16];
     int nonly = 0;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line out at once: a run cut off (a hang, a timeout) shows how far it got */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--suite") == 0 && i + 1 < argc && nonly < 16) only[nonly++] = argv[++i];
         else if (strcmp(argv[i], "-v") == 0) g_verbose++;

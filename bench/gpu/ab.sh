@@ -12,8 +12,10 @@
 # DIR .." adds trees C, D, ... ROUNDS (default 3) sets the repetitions; with TESTS=1 the
 # CUDA tests of A run first (TESTS=AB: those of A and B side by side; the oracle is
 # single-threaded; TESTS_SUITE=cuda_wgmma runs only the Hopper kernel's cases, not those
-# of the mma.sync, SIMT and automatic paths) and a failure stops the comparison. The
-# table and the logs go to $OUT (else /tmp/tprim-ab), builds and the runs' JSON to
+# of the mma.sync, SIMT and automatic paths; TESTS_TIMEOUT, default 300 s, bounds each
+# run, so that a hung kernel ends the call with the last lines it printed) and a failure
+# stops the comparison. The table and the logs go to $OUT (else /tmp/tprim-ab), builds
+# and the runs' JSON to
 # $BUILDS (else /tmp/tprim-ab-builds, outside $OUT: the device tool brings back only a
 # few files). ARCHS="90" builds machine code for those SM architectures only (quicker
 # builds when many trees are timed; the default is the project's TPRIM_CUDA_ARCHS).

@@ -52,7 +52,7 @@ for i in "${!dirs[@]}"; do build "${dirs[$i]}" "${tags[$i]}" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p" || exit 1; done
 echo "builds: $(( $(date +%s) - t0 )) s"
 tests() { # tag
-  timeout "${TESTS_TIMEOUT:-300}" stdbuf -oL "$builds/build-$1/tprim_test" --suite "${TESTS_SUITE:-cuda}" > "$out/tests-$1.txt" 2>&1 ||
+  timeout "${TESTS_TIMEOUT:-300}" "$builds/build-$1/tprim_test" --suite "${TESTS_SUITE:-cuda}" > "$out/tests-$1.txt" 2>&1 ||
     { grep FAIL "$out/tests-$1.txt" | head; tail -3 "$out/tests-$1.txt"; echo "TESTS OF $1 FAILED (or ran past ${TESTS_TIMEOUT:-300} s)"; return 1; }
   echo "$1: $(tail -1 "$out/tests-$1.txt")"
 }

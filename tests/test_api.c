@@ -173,7 +173,7 @@ static void test_environment(void)
         {"TPRIM_NUM_THREADS", "4x", TPRIM_ERR_INVALID_ARGUMENT},
         {"TPRIM_LOG", "loud", TPRIM_ERR_INVALID_ARGUMENT},
         {"TPRIM_MEMORY", "huge", TPRIM_ERR_INVALID_ARGUMENT},
-        {"TPRIM_CUDA_TMA", "yes", TPRIM_ERR_INVALID_ARGUMENT},
+        {"TPRIM_CUDA_STREAM", "1", TPRIM_ERR_INVALID_ARGUMENT},
 #if defined(__x86_64__)
         {"TPRIM_ISA", "neon", TPRIM_ERR_UNSUPPORTED},
 #endif

@@ -216,8 +216,22 @@ static int add_tcb_cases(attn_case *cs)
     c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_FULL, c.bias[1] = BIAS_MASK, c.lse = 0;
     cs[n++] = c;
+    /* the producer form (_b2hw3, items of 192 rows where they add no rows to the four
+     * warpgroups' 256; the first stream case above takes it too, f16 with lse): Sq = 760
+     * with more items than SMs, GQA and a key tail; Sq = 740 (the last item's rows partly
+     * past Sq) with the other dtype; Sq = 760 with lse */
+    c.bd[1] = 34, c.Hq = 2, c.Hkv = 1, c.Sq = 760, c.Sk = 200, c.dt = TPRIM_BF16, c.scale = 0.7f;
+    c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF, c.lse = 0, c.layout = LAYOUT_BSHD;
+    cs[n++] = c;
+    c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 740, c.Sk = 520, c.dt = TPRIM_F16, c.scale = 0.0f;
+    c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.layout = LAYOUT_BHSD;
+    cs[n++] = c;
+    c.Sq = 760, c.Sk = 300, c.dt = TPRIM_BF16, c.lse = 1;
+    cs[n++] = c;
     return n;
 }
+/* where add_tcb_cases's four stream cases start: before its last three */
+enum { TCB_STREAM_FROM_END = 7 };
 
 static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
 {
@@ -476,9 +490,9 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     return add_gpu_cases(tc, m, 960);
 }
 
-/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, m4, each as is and
- * as _l, bf16 and f16) that the debug log says ran. */
-static const char *const g_tcb_forms[8] = {"t2", "t4", "s4", "m4", "t2l", "t4l", "s4l", "m4l"};
+/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, m4, w3, each as is
+ * and as _l, bf16 and f16) that the debug log says ran. */
+static const char *const g_tcb_forms[10] = {"t2", "t4", "s4", "m4", "w3", "t2l", "t4l", "s4l", "m4l", "w3l"};
 static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
 {
     (void)level;
@@ -490,43 +504,50 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
     const char *q = strstr(p, "_d32_b2h");
     if (!q) return;
     q += strlen("_d32_b2h");
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 10; i++) {
         const size_t k = strlen(g_tcb_forms[i]);
-        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 8 + i] = 1;
+        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 10 + i] = 1;
     }
 }
 
 /* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases and the table tc[0 .. m);
  * returns how many table cases it ran (0 off sm_90, which is checked to be the reason).
- * The stream cases (the last four of add_tcb_cases) run twice: by cp.async (_b2hs4), then
- * on a context made with TPRIM_CUDA_TMA=1 by TMA (_b2hm4); every one of the 16 evoformer
- * instances must have run (the kernel names from the debug log). */
+ * The tensor-core-bias cases run on the default context (the stream form with a producer
+ * warpgroup, _b2hw3, where its 192-row items add no rows, else _b2hs4); the four stream cases
+ * run again on contexts made with TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4);
+ * every one of the 20 evoformer instances must have run (the kernel names from the debug
+ * log). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     attn_case pc[16];
     const int np = add_tcb_cases(pc);
-    unsigned char seen[16] = {0};
+    unsigned char seen[20] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     tprim_ctx_set_log(ctx, TPRIM_LOG_OFF, NULL, NULL);
-    int nmr = 0;
-    tprim_ctx *tma = NULL;
-    setenv("TPRIM_CUDA_TMA", "1", 1);
-    if (CHECK(tprim_ctx_create(&tma) == TPRIM_OK, "ctx with TPRIM_CUDA_TMA=1: %s", tprim_ctx_create_error())) {
-        tprim_ctx_set_log(tma, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
-        nmr = run_cases(tma, "cuda_wgmma", pc + np - 4, 4);
-        tprim_ctx_free(tma);
+    int nfr[2] = {0, 0};
+    static const char *const forms[2] = {"cpasync", "tma"};
+    for (int f = 0; f < 2; f++) {
+        tprim_ctx *fc = NULL;
+        setenv("TPRIM_CUDA_STREAM", forms[f], 1);
+        if (CHECK(tprim_ctx_create(&fc) == TPRIM_OK, "ctx with TPRIM_CUDA_STREAM=%s: %s", forms[f],
+                  tprim_ctx_create_error())) {
+            tprim_ctx_set_log(fc, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
+            nfr[f] = run_cases(fc, "cuda_wgmma", pc + np - TCB_STREAM_FROM_END, 4);
+            tprim_ctx_free(fc);
+        }
+        unsetenv("TPRIM_CUDA_STREAM");
     }
-    unsetenv("TPRIM_CUDA_TMA");
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
-    CHECK(nw == 0 || (npr == np && nmr == 4), "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by TMA",
-          npr, np, nmr);
+    CHECK(nw == 0 || (npr == np && nfr[0] == 4 && nfr[1] == 4),
+          "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by cp.async, %d of 4 by TMA", npr, np, nfr[0],
+          nfr[1]);
     if (nw > 0)
-        for (int i = 0; i < 16; i++)
-            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 8 ? "bf16" : "f16", g_tcb_forms[i % 8]);
+        for (int i = 0; i < 20; i++)
+            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 10 ? "bf16" : "f16", g_tcb_forms[i % 10]);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");

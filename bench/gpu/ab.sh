@@ -12,8 +12,9 @@
 # DIR .." adds trees C, D, ... ROUNDS (default 3) sets the repetitions; with TESTS=1 the
 # CUDA tests of A run first (TESTS=AB: those of A and B side by side; the oracle is
 # single-threaded; TESTS_SUITE=cuda_wgmma runs only the Hopper kernel's cases, not those
-# of the mma.sync, SIMT and automatic paths; TESTS_TIMEOUT, default 300 s, bounds each
-# run, so that a hung kernel ends the call with the last lines it printed) and a failure
+# of the mma.sync, SIMT and automatic paths; TESTS_TIMEOUT, default 480 s, bounds each
+# run, so that a hung kernel ends the call with the last lines it printed; the
+# cuda_wgmma suite alone takes ~190 s on an H200, most of it the oracle) and a failure
 # stops the comparison. The table and the logs go to $OUT (else /tmp/tprim-ab), builds
 # and the runs' JSON to
 # $BUILDS (else /tmp/tprim-ab-builds, outside $OUT: the device tool brings back only a
@@ -21,7 +22,7 @@
 # builds when many trees are timed; the default is the project's TPRIM_CUDA_ARCHS).
 # ENV_A, ENV_B, ... (NAME=VALUE words) are set for that tree's benchmark runs only, so
 # that one tree can be timed against itself under a switch: e.g.
-#   ENV_B="TPRIM_CUDA_TMA=1" bench/gpu/ab.sh . . tri_start evoformer
+#   ENV_B="TPRIM_CUDA_STREAM=cpasync" bench/gpu/ab.sh . . tri_start evoformer
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/tprim-ab}
@@ -52,8 +53,8 @@ for i in "${!dirs[@]}"; do build "${dirs[$i]}" "${tags[$i]}" & pids+=($!); done
 for p in "${pids[@]}"; do wait "$p" || exit 1; done
 echo "builds: $(( $(date +%s) - t0 )) s"
 tests() { # tag
-  timeout "${TESTS_TIMEOUT:-300}" "$builds/build-$1/tprim_test" --suite "${TESTS_SUITE:-cuda}" > "$out/tests-$1.txt" 2>&1 ||
-    { grep FAIL "$out/tests-$1.txt" | head; tail -3 "$out/tests-$1.txt"; echo "TESTS OF $1 FAILED (or ran past ${TESTS_TIMEOUT:-300} s)"; return 1; }
+  timeout "${TESTS_TIMEOUT:-480}" "$builds/build-$1/tprim_test" --suite "${TESTS_SUITE:-cuda}" > "$out/tests-$1.txt" 2>&1 ||
+    { grep FAIL "$out/tests-$1.txt" | head; tail -3 "$out/tests-$1.txt"; echo "TESTS OF $1 FAILED (or ran past ${TESTS_TIMEOUT:-480} s)"; return 1; }
   echo "$1: $(tail -1 "$out/tests-$1.txt")"
 }
 case "${TESTS:-0}" in

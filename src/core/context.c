@@ -106,10 +106,16 @@ tprim_status tprim_ctx_create(tprim_ctx **out)
         return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT,
                            "TPRIM_MEMORY='%s' is not a memory mode (%s)", v,
                            "minimal, balanced, performance");
-    if ((v = env("TPRIM_CUDA_TMA"))) {
-        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-            return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "TPRIM_CUDA_TMA='%s' is not %s", v, "0 or 1");
-        ctx->cuda_tma = v[0] == '1';
+    ctx->cuda_evo_form = TP_EVO_PRODUCER;
+    if ((v = env("TPRIM_CUDA_STREAM"))) {
+        static const char *const forms[3] = {"cpasync", "tma", "producer"}; /* tp_evo_form order */
+        int f = -1;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(v, forms[i]) == 0) f = i;
+        if (f < 0)
+            return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "TPRIM_CUDA_STREAM='%s' is not %s", v,
+                               "producer, tma or cpasync");
+        ctx->cuda_evo_form = f;
     }
     if (tp_pool_create(ctx->nthreads, &ctx->pool) != TPRIM_OK)
         return create_fail(ctx, TPRIM_ERR_OUT_OF_MEMORY, "could not start the worker threads%s%s", "", "");

@@ -104,6 +104,13 @@ typedef struct tp_kernel_table {
 const tp_kernel_table *tp_kernels(tprim_op op);
 
 /* ---- context ---------------------------------------------------------------- */
+/* The forms of the Hopper evoformer stream kernel (attention_wgmma_bias.cuh,
+ * attention_wgmma_ws.cuh), chosen per context (TPRIM_CUDA_STREAM): loads by cp.async from
+ * the computing threads (_b2hs4), by TMA from a computing thread (_b2hm4), or by TMA from
+ * a producer warpgroup (_b2hw3, the default). The TMA forms need tensor maps of every
+ * operand; without them the cp.async form runs and the debug log says why. */
+enum tp_evo_form { TP_EVO_CPASYNC = 0, TP_EVO_TMA = 1, TP_EVO_PRODUCER = 2 };
+
 struct tprim_ctx {
     int32_t nthreads;          /* threads used by calls */
     tp_family family;          /* TP_FAMILY_AUTO unless forced */
@@ -124,7 +131,8 @@ struct tprim_ctx {
     int cuda_stream_dev;      /* device of an owned stream */
     int cuda_stream_set;      /* 1: the caller set the stream (NULL = legacy default) */
     int cuda_stream_used;     /* 1: CUDA work was enqueued since the stream was chosen */
-    int cuda_tma;             /* 1: the evoformer stream kernel loads by TMA (TPRIM_CUDA_TMA) */
+    int cuda_evo_form;        /* the Hopper evoformer stream kernel's form (tp_evo_form;
+                                 TPRIM_CUDA_STREAM) */
     char err[512];
 };
 /* Update the memory peak after the arena or a buffer grew. */

@@ -195,16 +195,13 @@ static tprim_status launch(tprim_ctx *ctx, const tp_attn_problem *p, const char 
     return launch2(ctx, p, name, blocks, threads, smem, a, NULL);
 }
 
-/* The tensor maps of the evoformer kernel's TMA form (_b2hm4; cuda_attn.h): q, k, v
- * (boxes of 256, 128, 128 rows x 32 columns, the 64-byte swizzle), bias 0 (64 keys x 64
- * rows) and bias 1's row (64 keys x 1), the 128-byte swizzle; 5D, as tmap_plan.h lays
- * them out. Returns NULL, or why the form does not run (the cp.async form runs instead).
- * The form is opt-in (TPRIM_CUDA_TMA=1, the context's cuda_tma): it executes 15 % fewer
- * instructions but ran 4 % slower on an H100 (attention_wgmma_bias.cuh); it is the base
- * of a producer-warpgroup form. */
-static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *tm)
+/* The tensor maps of the evoformer kernel's TMA forms (_b2hw3, _b2hm4; cuda_attn.h): q,
+ * k, v (boxes of qrows = 192 or 256, 128, 128 rows x 32 columns, the 64-byte swizzle),
+ * bias 0 (64 keys x 64 rows) and bias 1's row (64 keys x 1), the 128-byte swizzle; 5D,
+ * as tmap_plan.h lays them out. Returns NULL, or why the form cannot run (the cp.async
+ * form runs instead). */
+static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *tm, unsigned qrows)
 {
-    if (!ctx->cuda_tma) return "the TMA form is opt-in (TPRIM_CUDA_TMA=1)";
     if (!tp_cu_has_tmaps()) return "the CUDA driver makes no tensor maps";
     const struct {
         const tp_cu_op *o;
@@ -212,7 +209,7 @@ static const char *make_tmaps(tprim_ctx *ctx, const tp_cu_attn *a, tp_cu_tmaps *
         unsigned box0, box1;
         int swizzle;
     } d[TP_CU_TMAPS] = {
-        {&a->q, a->Sq, a->D, a->Hq, 32, 256, 64},       {&a->k, a->Sk, a->D, a->Hkv, 32, 128, 64},
+        {&a->q, a->Sq, a->D, a->Hq, 32, qrows, 64},       {&a->k, a->Sk, a->D, a->Hkv, 32, 128, 64},
         {&a->v, a->Sk, a->Dv, a->Hkv, 32, 128, 64},     {&a->bias[0], a->Sq, a->Sk, a->Hq, 64, 64, 128},
         {&a->bias[1], 1, a->Sk, a->Hq, 64, 1, 128},
     };
@@ -348,24 +345,48 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const int tcb = maskk && p->scale <= 1.0f;
     if (tcb) nwg = (p->Sq + 255) / 256 * 2 == (p->Sq + 127) / 128 ? 4 : 2;
     int64_t blocks = grid_blocks(&a, p, 64 * nwg);
-    /* its stream form (_b2hs4): one block a SM runs work items blockIdx.x, + gridDim.x, ..
-     * as one stream of key tiles, for items that all see the same keys (no window, not
-     * causal, no key lengths) and have at least two key tiles. H200 (bench/gpu/ab.sh,
-     * medians of 3, one call), triangle attention: 1.334 ms against 1.368 for _b2ht4;
-     * 1.297 with the item decode by fast division */
-    const int sms = tcb && nwg == 4 ? tp_cu_sm_count(p->device_id) : 0;
-    const int stream = sms > 0 && a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen &&
-                       p->Sk > bn && blocks <= 0x7fffffffLL;
-    if (stream && blocks > sms) blocks = sms;
-    /* or, opted into, that with its loads by TMA (_b2hm4) when every operand fits a
-     * tensor map. H100 (one call, medians of 3), triangle attention: 1.321 ms against
-     * 1.272 for _b2hs4 */
+    /* The stream forms run, one block a SM, work items blockIdx.x, + gridDim.x, .. as one
+     * stream of key tiles: for items that all see the same keys (no window, not causal,
+     * no key lengths) and have at least two key tiles. */
+    const int keys_same = a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen && p->Sk > bn;
+    /* the producer-warpgroup form (_b2hw3, attention_wgmma_ws.cuh; the default,
+     * TPRIM_CUDA_STREAM=producer): three computing warpgroups, items of 192 rows, where
+     * the stream form of four warpgroups would run (below) and rounding Sq up to 192 rows
+     * costs no more rows than rounding it up to 256 (Sq = 700 .. 768, 1 344 .. 1 536, ..),
+     * and every operand fits a tensor map. H200 (2026-12-06, one call, same-run medians),
+     * triangle attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Not measured
+     * where the blocks are of two warpgroups (_b2ht2: MSA rows, Sq = 384, which 192-row
+     * items would also fit), so not taken there. */
+    const int64_t rows_blk = (p->Sq + 64 * nwg - 1) / (64 * nwg) * (64 * nwg), rows_ws = (p->Sq + 191) / 192 * 192;
+    const int sms = tcb && keys_same ? tp_cu_sm_count(p->device_id) : 0;
     tp_cu_tmaps tm;
-    const char *no_tma = stream ? make_tmaps(ctx, &a, &tm) : "not the stream form";
+    const char *no_tma = "not a stream form";
+    int ws = 0, stream = 0;
+    if (sms > 0 && nwg == 4 && ctx->cuda_evo_form == TP_EVO_PRODUCER) {
+        if (rows_ws > rows_blk) no_tma = "items of 192 rows would add rows (the producer form)";
+        else if ((rows_ws / 192) * p->Hq * p->nbatch > 0x7fffffffLL) no_tma = "too many work items";
+        else ws = !(no_tma = make_tmaps(ctx, &a, &tm, 192));
+    }
+    if (ws) { /* 3 computing warpgroups and the producer's (nwg = 4 threads' worth) */
+        blocks = grid_blocks(&a, p, 192);
+    } else if (sms > 0 && nwg == 4 && blocks <= 0x7fffffffLL) {
+        /* else the stream form of _b2ht4 (_b2hs4). H200 (bench/gpu/ab.sh, medians of 3,
+         * one call), triangle attention: 1.334 ms against 1.368 for _b2ht4; 1.297 with
+         * the item decode by fast division. Its loads are the computing threads'
+         * (cp.async), or, with
+         * TPRIM_CUDA_STREAM=tma, one computing thread's by TMA (_b2hm4) when every operand
+         * fits a tensor map. H100 (one call, medians of 3), triangle attention: 1.321 ms
+         * against 1.272 for _b2hs4 */
+        stream = 1;
+        if (ctx->cuda_evo_form == TP_EVO_CPASYNC) no_tma = "TPRIM_CUDA_STREAM=cpasync";
+        else if (ctx->cuda_evo_form == TP_EVO_TMA) no_tma = make_tmaps(ctx, &a, &tm, 256);
+    }
+    stream |= ws;
+    if (stream && blocks > sms) blocks = sms;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             tcb ? (stream ? (no_tma ? "s4" : "m4") : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "",
+             tcb ? (stream ? (no_tma ? "s4" : ws ? "w3" : "m4") : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "",
              tcb && p->has_lse ? "l" : "");
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
@@ -379,6 +400,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
                   1 KiB alignment; the stream form has two Q buffers */
         smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 128 + 512 + 1024;
         if (stream && !no_tma) smem += 64 + 32 * (size_t)nwg; /* the producers' state */
+        if (ws) /* Q 2 x 2 x 192 x 64, K / V 6 x 8192, bias 3 x 2 x 2 x 80 x 128, the ones
+                              blocks, 18 mbarriers, 1 KiB alignment */
+            smem = (size_t)4 * 192 * 64 + 6 * 8192 + 6 * 2 * 80 * 128 + 4096 + 128 + 512 + 144 + 1024;
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

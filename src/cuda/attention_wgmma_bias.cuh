@@ -34,14 +34,17 @@
  * identity's A fragments in registers (RS wgmma, no ldmatrix or conversions): 1.354
  * against 1.297 ms. v21 (2026-12-03): the row sums on the tensor cores and the stream
  * form's query tiles innermost, 1.262 against 1.311 ms in one call.
- * The stream form with its loads by TMA (_b2hm4, tp_attn_wgmma_tcbm_body below; opt-in,
- * TPRIM_CUDA_TMA=1): 15 % fewer instructions executed but 1.321 against 1.272 ms (H100,
+ * The stream form with its loads by TMA (_b2hm4, tp_attn_wgmma_tcbm_body below;
+ * TPRIM_CUDA_STREAM=tma): 15 % fewer instructions executed but 1.321 against 1.272 ms (H100,
  * 2026-12-06, one call, medians of 3; barrier stalls per instruction 1.24 against 0.49).
  * Variants measured and not kept (the local branch exp/tma-all): K / V / Q only 1.329
  * (another call: against 1.249), bias only 1.257 (1.249); the K / V producer in the last
  * warpgroup 1.296; four K / V stages with it 1.285. A computing thread that issues the
  * copies holds its warpgroup's turn; a producer warp of its own needs registers that four
- * 128-register warpgroups leave none of.
+ * 128-register warpgroups leave none of. That form (attention_wgmma_ws.cuh, _b2hw3: three
+ * computing warpgroups at 152 registers by setmaxnreg, the fourth the producer's):
+ * 1.150 against 1.266 ms for _b2hs4 (H200, 2026-12-06, one call, same-run medians); the
+ * default stream form.
  * Measured and not kept (H200; the code is on the local branch exp/tma-pipe): the K, V and
  * bias tiles by TMA (tensor maps, one thread a warpgroup issuing): 1.70 ms without turns,
  * 1.63 with; two warpgroups of 255 registers issuing S of tile j+1 before the softmax of
@@ -446,6 +449,21 @@ __device__ __forceinline__ void tp_wgs_store_item(const tp_cu_attn &a, uint32_t 
     for (int i = 0; i < 16; i++) o[i] = 0.0f;
 }
 
+/* A stream form's item done after its last tile: its rows stored, O, m and l restarted,
+ * and the next item taken (Q buffer qsel, item, more: another after it); false at the
+ * end of the stream. */
+template <typename T, int kBM, bool kTcL>
+__device__ __forceinline__ bool tp_wgs_item_done(const tp_cu_attn &a, uint32_t &item, bool &more, int &qsel,
+                                                 uint32_t G, uint32_t nitems, int wg, int wl, int g, int t,
+                                                 float (&o)[16], float (&m)[2], float (&ls)[4])
+{
+    tp_wgs_store_item<T, kBM, kTcL>(a, item, wg, wl, g, o, m, ls, t);
+    if (!more) return false;
+    m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;
+    qsel ^= 1, item += G, more = item + G < nitems;
+    return true;
+}
+
 /*
  * The stream form of the block above (_b2hs4: four warpgroups, one block a SM, grid <=
  * the SM count): block b runs work items b, b + gridDim.x, ... as one stream of key
@@ -562,10 +580,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbs_body(const tp_cu_attn &a, uns
         sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
         if (++jt == nt) { /* the item's rows */
-            tp_wgs_store_item<T, kBM, kTcL>(a, item, wg, wl, g, o, m, ls, t);
-            if (!more) break;
-            m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;
-            jt = 0, qsel ^= 1, item += G, more = item + G < nitems;
+            if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) break;
+            jt = 0;
         }
     }
 }
@@ -595,9 +611,8 @@ __device__ __forceinline__ void tp_tma_coords(int (&c)[3], uint32_t sel, int64_t
 /*
  * The stream form with its loads by TMA (_b2hm4; tensor maps tm, attention_cuda.c makes
  * them when every operand fits one: unit column stride, 16-byte strides, at most three
- * head / batch dims that are not broadcast). Opt-in (TPRIM_CUDA_TMA=1): slower than the
- * cp.async form as it stands (see the header); the base for a form with a producer
- * warpgroup of its own. The same stream of work items and tiles as
+ * head / batch dims that are not broadcast). Chosen with TPRIM_CUDA_STREAM=tma: slower than the
+ * cp.async form (see the header); the base of the producer form (attention_wgmma_ws.cuh). The same stream of work items and tiles as
  * tp_attn_wgmma_tcbs_body; what differs is who copies:
  *   - K and V (and Q at an item's first tile, into the other Q buffer) are one thread's
  *     work (thread 0): it waits for the stage's empty barrier, tells the full barrier
@@ -743,7 +758,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbm_body(const tp_cu_attn &a, con
         tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
         sp = st, pph = ph, started = true;
         if (++st == kStages) st = 0, ph ^= 1u;
-        if (++jt == nt) { /* the item's rows */
+        if (++jt == nt) { /* the item's rows (inline: through tp_wgs_item_done's references
+                             ptxas spilled 32 bytes more here) */
             tp_wgs_store_item<T, kBM, kTcL>(a, item, wg, wl, g, o, m, ls, t);
             if (!more) break;
             m[0] = m[1] = -INFINITY, ls[0] = ls[1] = ls[2] = ls[3] = 0.0f;

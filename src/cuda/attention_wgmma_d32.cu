@@ -13,7 +13,9 @@
  *       scale <= 1; <= 128 registers): two warpgroups and two blocks a SM, or four
  *       warpgroups; _b2hs4, the stream form of _b2ht4 (one block a SM running work items
  *       in turn); _b2hm4, the stream form with its loads by TMA from tensor maps (a
- *       second kernel parameter; opt-in, TPRIM_CUDA_TMA=1); each with the row sums on
+ *       second kernel parameter; TPRIM_CUDA_STREAM=tma); _b2hw3, the stream form with a
+ *       producer warpgroup (three computing warpgroups, 192-row items; the default);
+ *       each with the row sums on
  *       the tensor cores, and as _l (_b2ht2l, ..) with the softmax's f32 sums, which the
  *       launcher picks when lse is asked for.
  * Arguments: dtype, warpgroups, bias variant, bias element type, name suffix, blocks a SM. */
@@ -52,3 +54,11 @@ TP_WG32M(bf16, __nv_bfloat16, , true)
 TP_WG32M(f16, __half, , true)
 TP_WG32M(bf16, __nv_bfloat16, l, false)
 TP_WG32M(f16, __half, l, false)
+/* the stream form with a producer warpgroup (attention_wgmma_ws.cuh) */
+#include "attention_wgmma_ws.cuh"
+#define TP_WG32W(TNAME, T, L, TCL)                                                                  \
+    TP_ATTN_WGMMA_TMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hw3##L, 512, 1, (tp_attn_wgmma_tcbw_body<T, TCL>))
+TP_WG32W(bf16, __nv_bfloat16, , true)
+TP_WG32W(f16, __half, , true)
+TP_WG32W(bf16, __nv_bfloat16, l, false)
+TP_WG32W(f16, __half, l, false)

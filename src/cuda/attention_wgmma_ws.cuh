@@ -1,0 +1,222 @@
+/* attention_wgmma_ws.cuh -- the evoformer stream form with a producer warpgroup
+ * ("warp-specialised", _b2hw3; the default stream form, TPRIM_CUDA_STREAM=producer).
+ * H200 (2026-12-06, one call, same-run medians), triangle attention N = L = 768 bf16:
+ * 1.150 ms against 1.266 for _b2hs4 (cp.async, the computing threads copy), 4.39x
+ * PyTorch's memory-efficient SDPA with the bias materialised.
+ *
+ * Four warpgroups: 0 .. 2 compute (64 query rows each, items of 192 rows), 3 copies. The
+ * producer warpgroup gives up registers (setmaxnreg.dec to 40) so that the consumers can
+ * take 152 (setmaxnreg.inc): 128 (40 + 3 x 152) = 63 488 of the 65 536. Two of its warps
+ * work, one lane each:
+ *   - warp 0, lane 0: K and V of every tile of the block's stream (and an item's Q, 192
+ *     rows, with its first tile) by TMA into three stages; full[s] (count 1, expect_tx)
+ *     and empty[s] (count 384: every consumer thread after its P V of the tile);
+ *   - warp 1, lane 0: each consumer's bias tile (bias 0's 64 rows, bias 1's row) by TMA
+ *     into that consumer's two buffers, a tile ahead; bfull[w][b] (count 1, expect_tx),
+ *     bempty[w][b] (count 128: consumer w's threads once their S is done, which is when
+ *     the mask rows have been read by the tensor cores and bias 0 by ldmatrix).
+ * The consumers do what _b2hm4's warpgroups do minus every copy, address computation
+ * and stage wait of the copy side: per tile the full wait, at an item's first tile the
+ * q split, the bias wait, bias 0 into S, the turn (three warpgroups in a ring), the 5
+ * k-steps, the bias buffer released, the softmax, P V, the stage released.
+ * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB, K / V 3 stages 48 KiB,
+ * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers; with
+ * the 1 KiB alignment 227 088 bytes (of the 232 448 a block may have). */
+#ifndef TPRIM_CUDA_ATTENTION_WGMMA_WS_CUH
+#define TPRIM_CUDA_ATTENTION_WGMMA_WS_CUH
+
+#include "attention_wgmma_bias.cuh"
+
+/* Byte offset of the producer form's barriers from the ones block Os (after the all-ones
+ * block): full[3], empty[3], then bfull[w][b] at 48 + 8 (2 w + b), bempty[w][b] at 96 +
+ * 8 (2 w + b). */
+constexpr int kWsBars = kOnesL + 512;
+
+#ifdef TP_WS_DEBUG
+__device__ volatile unsigned tp_ws_prog[4096]; /* per block and consumer: (tiles done << 4) | step */
+#define TP_WS_STEP(wg, v)                                                                                 \
+    do {                                                                                                  \
+        if ((threadIdx.x & 127) == 0) tp_ws_prog[(blockIdx.x & 1023) * 4 + (wg)] = (v);                   \
+    } while (0)
+#else
+#define TP_WS_STEP(wg, v) ((void)0)
+#endif
+
+/* A wait of the form. For debugging, built with -DTP_WS_DEBUG (cmake
+ * -DTPRIM_NVCC_FLAGS=-DTP_WS_DEBUG): a wait that lasts over ~2 s prints who waited on what
+ * (code 1: the K / V producer on an empty barrier, 2: the bias producer on bempty, 3: a
+ * consumer on full, 4: a consumer on bfull), the parity and each consumer's last step
+ * (tp_ws_prog: 1 after setmaxnreg, 2 before the full wait, 3 before the turn, 4 after it;
+ * tiles done above the low 4 bits), then traps: a hang becomes an error with a place. */
+__device__ __forceinline__ void tp_ws_wait(uint32_t bar, uint32_t parity, int code)
+{
+#ifdef TP_WS_DEBUG
+    const long long t0 = clock64();
+    for (;;) {
+        uint32_t ok;
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(ok)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+        if (ok) return;
+        if (clock64() - t0 > 4000000000LL) {
+            const unsigned *p = (const unsigned *)&tp_ws_prog[(blockIdx.x & 1023) * 4];
+            printf("ws hang: block %d thread %d wait %d bar +%u parity %u; consumers' steps %x %x %x\n",
+                   (int)blockIdx.x, (int)threadIdx.x, code, bar & 1023u, parity, p[0], p[1], p[2]);
+            __trap();
+        }
+    }
+#else
+    (void)code;
+    tp_mbar_wait(bar, parity);
+#endif
+}
+
+
+template <int kN> __device__ __forceinline__ void tp_setmaxnreg_inc()
+{
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kN));
+}
+template <int kN> __device__ __forceinline__ void tp_setmaxnreg_dec()
+{
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kN));
+}
+
+template <typename T, bool kTcL>
+__device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, const tp_cu_tmaps &tm,
+                                                        unsigned char *smem)
+{
+    constexpr int kWG = 3, kD = 32, kBN = 128, kStages = 3, kBM = 64 * kWG, kThreads = 128 * kWG;
+    constexpr int kQBlk = kBM * 64, kQBuf = 2 * kQBlk, kTile = kBN * kD * 2;
+    constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
+    constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8; /* zero rows 65 .. 79 of a bias block */
+    unsigned char *Qs = smem, *Ks = Qs + 2 * kQBuf, *Vs = Ks + kStages * kTile;
+    unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * 2 * kBBuf;
+    const uint32_t bars = tp_smem_addr(Os) + kWsBars;
+    const uint32_t full0 = bars, empty0 = bars + 24, bfull0 = bars + 48, bempty0 = bars + 96;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0), wl = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3, tid = threadIdx.x & 127;
+    const uint32_t nitems = (uint32_t)(a.nbatch * a.Hq * a.n_qtiles), G = gridDim.x;
+    if (blockIdx.x >= nitems) return;
+    const int nt = (int)(((int64_t)a.Sk + kBN - 1) / kBN);
+
+    /* setup: barriers, the ones block, the all-ones block, zero rows of every bias block */
+    if (threadIdx.x < 3) {
+        tp_mbar_init(full0 + threadIdx.x * 8, 1);
+        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
+    }
+    if (threadIdx.x < 2 * kWG) {
+        tp_mbar_init(bfull0 + threadIdx.x * 8, 1);
+        tp_mbar_init(bempty0 + threadIdx.x * 8, 128);
+    }
+    tp_wgb_ones<T>(Os, threadIdx.x, 512);
+    if (threadIdx.x < 32) {
+        const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
+        *reinterpret_cast<uint4 *>(Os + kOnesL + threadIdx.x * 16) = make_uint4(one, one, one, one);
+    }
+    for (int c = threadIdx.x; c < kWG * 4 * kZC; c += 512)
+        *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
+            make_uint4(0u, 0u, 0u, 0u);
+    tp_fence_proxy_async();
+    __syncthreads();
+
+    if (wg == kWG) { /* the producer warpgroup */
+        tp_setmaxnreg_dec<40>();
+        if (lane != 0 || wl > 1) return;
+        if (wl == 0) { /* K, V (and Q) */
+            int stage = 0, qsel = 0;
+            uint32_t round = 0; /* uses of the stage so far, over 3 */
+            for (uint32_t item = blockIdx.x; item < nitems; item += G, qsel ^= 1) {
+                const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
+                int qc[3], kc[3], vc[3];
+                tp_tma_coords(qc, tm.sel[0], x.h, x.bi);
+                tp_tma_coords(kc, tm.sel[1], x.hk, x.bi);
+                tp_tma_coords(vc, tm.sel[2], x.hk, x.bi);
+                for (int j = 0; j < nt; j++) {
+                    const uint32_t bar = full0 + stage * 8;
+                    if (round > 0) tp_ws_wait(empty0 + stage * 8, (round - 1) & 1u, 1);
+                    tp_mbar_expect_tx(bar, 2 * kTile + (j == 0 ? kQBlk : 0));
+                    if (j == 0) tp_tma_load(tp_smem_addr(Qs + qsel * kQBuf), &tm.m[0], 0, (int)x.q0, qc, bar);
+                    tp_tma_load(tp_smem_addr(Ks + stage * kTile), &tm.m[1], 0, j * kBN, kc, bar);
+                    tp_tma_load(tp_smem_addr(Vs + stage * kTile), &tm.m[2], 0, j * kBN, vc, bar);
+                    if (++stage == kStages) stage = 0, round++;
+                }
+            }
+        } else { /* the bias tiles of the three consumers */
+            int b = 0;
+            uint32_t round = 0; /* uses of buffer b so far, over 2 */
+            for (uint32_t item = blockIdx.x; item < nitems; item += G) {
+                const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
+                int c0[3], c1[3];
+                tp_tma_coords(c0, tm.sel[3], x.h, x.bi);
+                tp_tma_coords(c1, tm.sel[4], x.h, x.bi);
+                for (int j = 0; j < nt; j++) {
+                    for (int w = 0; w < kWG; w++) {
+                        const uint32_t bar = bfull0 + (2 * w + b) * 8;
+                        const uint32_t dst = tp_smem_addr(Bs + (2 * w + b) * kBBuf);
+                        if (round > 0) tp_ws_wait(bempty0 + (2 * w + b) * 8, (round - 1) & 1u, 2);
+                        tp_mbar_expect_tx(bar, 2 * (64 * 128 + 128));
+                        for (int c = 0; c < 2; c++) {
+                            tp_tma_load(dst + c * kBBlk, &tm.m[3], j * kBN + 64 * c, (int)x.q0 + 64 * w, c0, bar);
+                            tp_tma_load(dst + c * kBBlk + 64 * 128, &tm.m[4], j * kBN + 64 * c, 0, c1, bar);
+                        }
+                    }
+                    if (++b == 2) b = 0, round++;
+                }
+            }
+        }
+        return;
+    }
+
+    /* the consumers */
+    tp_setmaxnreg_inc<152>();
+    TP_WS_STEP(wg, 1);
+    const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
+    if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
+    const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bs + wg * 2 * kBBuf, wg);
+    float o[kD / 2];
+#pragma unroll
+    for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, ls[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int st = 0, jt = 0, qsel = 0, bb = 0;
+    uint32_t ph = 0, bph = 0, item = blockIdx.x, nd = 0; /* nd: tiles done (debugging) */
+    bool more = item + G < nitems;
+    for (;;) { /* tile jt of item */
+        float s[kBN / 2];
+        const bool last = !more && jt + 1 == nt; /* the stream's last tile */
+        TP_WS_STEP(wg, (nd << 4) | 2);
+        tp_ws_wait(full0 + st * 8, ph, 3);
+        if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+            tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
+            tp_fence_proxy_async();
+            tp_wg_bar_sync<kWG>(wg);
+        }
+        tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
+        const unsigned char *Bw = Bs + (2 * wg + bb) * kBBuf;
+        tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
+        TP_WS_STEP(wg, (nd << 4) | 3);
+        tp_wg_turn(wg);
+        TP_WS_STEP(wg, (nd << 4) | 4);
+        tp_wg_fence_regs(s);
+        tp_wg_fence();
+        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                 tp_desc_add(d.b, bb * kBBuf));
+        tp_wg_commit();
+        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+        tp_wg_wait0();
+        tp_wg_fence_regs(s);
+        tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
+        if (++bb == 2) bb = 0, bph ^= 1u;
+        tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, st * kTile),
+                                d.ones);
+        tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
+        nd++;
+        if (++st == kStages) st = 0, ph ^= 1u;
+        if (++jt == nt) { /* the item's rows */
+            if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) break;
+            jt = 0;
+        }
+    }
+}
+
+#endif

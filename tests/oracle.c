@@ -1,12 +1,17 @@
 /* oracle.c -- float64 attention, straight from the definition in tprim.h:
  *   logit = cap(scale q.k) + bias0 + bias1 - slope |i + (kl - Sq) - j|, masked -> -inf
  *   out = softmax(logit) v ; lse = log sum exp(logit)
- * One row at a time, every key, no tiling, no shared code with the library. */
+ * One row at a time, every key, no tiling, no shared code with the library; the
+ * (batch entry, head) pairs shared out over threads (each row is computed alone, so the
+ * bits do not depend on the thread count). */
 #include "oracle.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double oracle_elem(const tprim_tensor *t, const int64_t *idx)
 {
@@ -34,95 +39,150 @@ static double elem_bcast(const tprim_tensor *t, const int64_t *idx, int r)
     return oracle_elem(t, sub);
 }
 
+/* One call's operands and the rows' destinations: worked on by (batch entry, head). */
+typedef struct {
+    const tprim_tensor *q, *k, *v;
+    const tprim_attn_params *pa;
+    double *out, *lse, scale;
+    int r, nbd;
+    int64_t nb, Hq, Hkv, Sq, Sk, D, Dv;
+    atomic_llong next; /* the next (batch entry, head) to take */
+} oracle_job;
+
+/* Rows i of batch entry b, head h: out[((b Hq + h) Sq + i) Dv ..], lse (logit: Sk doubles
+ * of scratch). Each row depends on nothing but the inputs, so any order gives the same
+ * bits. */
+static void oracle_bh(const oracle_job *jb, int64_t b, int64_t h, double *logit)
+{
+    const tprim_tensor *q = jb->q, *k = jb->k, *v = jb->v;
+    const tprim_attn_params *pa = jb->pa;
+    const int r = jb->r, nbd = jb->nbd;
+    const int64_t Hq = jb->Hq, Hkv = jb->Hkv, Sq = jb->Sq, Sk = jb->Sk, D = jb->D, Dv = jb->Dv;
+    int64_t idx[TPRIM_MAX_RANK] = {0};
+    int64_t rem = b;
+    for (int d = nbd - 1; d >= 0; d--) {
+        idx[d] = rem % q->shape[d];
+        rem /= q->shape[d];
+    }
+    int64_t kl = Sk;
+    if (pa->key_lens) {
+        const tprim_tensor *t = pa->key_lens;
+        int64_t kidx[TPRIM_MAX_RANK] = {0};
+        if (t->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+        else kidx[0] = b;
+        kl = (int64_t)oracle_elem(t, kidx);
+    }
+    const int64_t hk = h / (Hq / Hkv);
+    double slope = 0;
+    if (pa->alibi_slopes) {
+        idx[nbd] = h;
+        slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
+    }
+    for (int64_t i = 0; i < Sq; i++) {
+        const int64_t ia = i + kl - Sq;
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < Sk; j++) {
+            int vis = j < kl;
+            if (pa->key_mask) {
+                int64_t kidx[TPRIM_MAX_RANK];
+                memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+                kidx[nbd] = j;
+                if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
+            }
+            if (pa->causal && j > ia) vis = 0;
+            if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) vis = 0;
+            if (!vis) {
+                logit[j] = -INFINITY;
+                continue;
+            }
+            double s = 0;
+            for (int64_t d = 0; d < D; d++) {
+                idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+                double qv = oracle_elem(q, idx);
+                idx[nbd] = hk; idx[nbd + 1] = j;
+                s += qv * oracle_elem(k, idx);
+            }
+            s *= jb->scale;
+            if (pa->softcap > 0) s = pa->softcap * tanh(s / pa->softcap);
+            idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
+            for (int x = 0; x < 2; x++)
+                if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
+            if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
+            logit[j] = s;
+            if (s > mx) mx = s;
+        }
+        double *o = jb->out + ((b * Hq + h) * Sq + i) * Dv;
+        for (int64_t d = 0; d < Dv; d++) o[d] = 0;
+        double sum = 0;
+        if (mx > -INFINITY) {
+            for (int64_t j = 0; j < Sk; j++) {
+                if (logit[j] == -INFINITY) continue;
+                double e = exp(logit[j] - mx);
+                sum += e;
+                for (int64_t d = 0; d < Dv; d++) {
+                    idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
+                    o[d] += e * oracle_elem(v, idx);
+                }
+            }
+            for (int64_t d = 0; d < Dv; d++) o[d] /= sum;
+        }
+        if (jb->lse) jb->lse[(b * Hq + h) * Sq + i] = sum > 0 ? mx + log(sum) : -INFINITY;
+    }
+}
+
+/* A worker: (batch entry, head) pairs from the shared counter until none is left. */
+static void *oracle_worker(void *arg)
+{
+    oracle_job *jb = arg;
+    double *logit = malloc((size_t)(jb->Sk > 0 ? jb->Sk : 1) * sizeof(double));
+    if (!logit) return NULL; /* the others take the work (rows no one took stay NaN) */
+    for (;;) {
+        const long long n = atomic_fetch_add(&jb->next, 1);
+        if (n >= jb->nb * jb->Hq) break;
+        oracle_bh(jb, n / jb->Hq, n % jb->Hq, logit);
+    }
+    free(logit);
+    return NULL;
+}
+
+/* Threads for the oracle: the CPUs online (the GPU tests' oracle is most of their time),
+ * at most 64; TPRIM_TEST_ORACLE_THREADS overrides. One thread for small calls. */
+static int oracle_threads(double work)
+{
+    if (work < 4e6) return 1;
+    const char *e = getenv("TPRIM_TEST_ORACLE_THREADS");
+    long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 void oracle_attention(const tprim_tensor *q, const tprim_tensor *k, const tprim_tensor *v,
                       const tprim_attn_params *pa, double *out, double *lse)
 {
-    const int r = q->rank, nbd = r - 3;
-    const int64_t Hq = q->shape[nbd], Hkv = k->shape[nbd], Sq = q->shape[nbd + 1],
-                  Sk = k->shape[nbd + 1], D = q->shape[nbd + 2], Dv = v->shape[nbd + 2];
-    int64_t nb = 1;
-    for (int d = 0; d < nbd; d++) nb *= q->shape[d];
+    oracle_job jb;
+    jb.r = q->rank, jb.nbd = jb.r - 3;
+    const int nbd = jb.nbd;
+    jb.Hq = q->shape[nbd], jb.Hkv = k->shape[nbd], jb.Sq = q->shape[nbd + 1], jb.Sk = k->shape[nbd + 1];
+    jb.D = q->shape[nbd + 2], jb.Dv = v->shape[nbd + 2];
+    jb.nb = 1;
+    for (int d = 0; d < nbd; d++) jb.nb *= q->shape[d];
     tprim_attn_params none;
     memset(&none, 0, sizeof none);
-    if (!pa) pa = &none;
-    const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);
-    double *logit = malloc((size_t)(Sk > 0 ? Sk : 1) * sizeof(double));
-
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t idx[TPRIM_MAX_RANK] = {0};
-        int64_t rem = b;
-        for (int d = nbd - 1; d >= 0; d--) {
-            idx[d] = rem % q->shape[d];
-            rem /= q->shape[d];
-        }
-        int64_t kl = Sk;
-        if (pa->key_lens) {
-            const tprim_tensor *t = pa->key_lens;
-            int64_t kidx[TPRIM_MAX_RANK] = {0};
-            if (t->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-            else kidx[0] = b;
-            kl = (int64_t)oracle_elem(t, kidx);
-        }
-        for (int64_t h = 0; h < Hq; h++) {
-            const int64_t hk = h / (Hq / Hkv);
-            double slope = 0;
-            if (pa->alibi_slopes) {
-                idx[nbd] = h;
-                slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
-            }
-            for (int64_t i = 0; i < Sq; i++) {
-                const int64_t ia = i + kl - Sq;
-                double mx = -INFINITY;
-                for (int64_t j = 0; j < Sk; j++) {
-                    int vis = j < kl;
-                    if (pa->key_mask) {
-                        int64_t kidx[TPRIM_MAX_RANK];
-                        memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-                        kidx[nbd] = j;
-                        if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
-                    }
-                    if (pa->causal && j > ia) vis = 0;
-                    if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) vis = 0;
-                    if (!vis) {
-                        logit[j] = -INFINITY;
-                        continue;
-                    }
-                    double s = 0;
-                    for (int64_t d = 0; d < D; d++) {
-                        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                        double qv = oracle_elem(q, idx);
-                        idx[nbd] = hk; idx[nbd + 1] = j;
-                        s += qv * oracle_elem(k, idx);
-                    }
-                    s *= scale;
-                    if (pa->softcap > 0) s = pa->softcap * tanh(s / pa->softcap);
-                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
-                    for (int x = 0; x < 2; x++)
-                        if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
-                    if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
-                    logit[j] = s;
-                    if (s > mx) mx = s;
-                }
-                double *o = out + ((b * Hq + h) * Sq + i) * Dv;
-                for (int64_t d = 0; d < Dv; d++) o[d] = 0;
-                double sum = 0;
-                if (mx > -INFINITY) {
-                    for (int64_t j = 0; j < Sk; j++) {
-                        if (logit[j] == -INFINITY) continue;
-                        double e = exp(logit[j] - mx);
-                        sum += e;
-                        for (int64_t d = 0; d < Dv; d++) {
-                            idx[nbd] = hk; idx[nbd + 1] = j; idx[nbd + 2] = d;
-                            o[d] += e * oracle_elem(v, idx);
-                        }
-                    }
-                    for (int64_t d = 0; d < Dv; d++) o[d] /= sum;
-                }
-                if (lse) lse[(b * Hq + h) * Sq + i] = sum > 0 ? mx + log(sum) : -INFINITY;
-            }
-        }
+    jb.pa = pa ? pa : &none;
+    jb.scale = jb.pa->scale != 0.0f ? (double)jb.pa->scale : 1.0 / sqrt((double)jb.D);
+    jb.q = q, jb.k = k, jb.v = v, jb.out = out, jb.lse = lse;
+    atomic_init(&jb.next, 0);
+    for (int64_t x = 0, n = jb.nb * jb.Hq * jb.Sq; x < n; x++) {
+        for (int64_t d = 0; d < jb.Dv; d++) out[x * jb.Dv + d] = NAN;
+        if (lse) lse[x] = NAN;
     }
-    free(logit);
+    const double work = (double)jb.nb * (double)jb.Hq * (double)jb.Sq * (double)jb.Sk * (double)(jb.D + jb.Dv);
+    int nt = oracle_threads(work);
+    if (nt > jb.nb * jb.Hq) nt = (int)(jb.nb * jb.Hq);
+    pthread_t th[64];
+    int started = 0;
+    while (started < nt - 1 && pthread_create(&th[started], NULL, oracle_worker, &jb) == 0) started++;
+    oracle_worker(&jb); /* this thread too (alone if no thread could start) */
+    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
 }
 
 /* flat row-major index of the broadcast source element of t for full index idx[r] */

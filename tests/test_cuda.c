@@ -8,6 +8,7 @@
  * shared-bias schedule and the vector and strided load paths. Without a GPU the suite
  * says so and checks only that CUDA tensors are refused cleanly. */
 #include "attn_case.h"
+#include "cuda/evo_plan.h"
 #include "cuda/fast_div.h"
 #include "cuda/tmap_plan.h"
 #include "cuda/tf32_split.h"
@@ -281,6 +282,39 @@ static void check_refusals(tprim_ctx *ctx)
     CHECK(st == TPRIM_ERR_UNSUPPORTED && strstr(tprim_ctx_last_error(ctx), "CPU"),
           "backward on CUDA tensors: status %s (%s)", tprim_status_str(st),
           tprim_ctx_last_error(ctx));
+}
+
+/* evo_plan.h: the evoformer path's block for each query length and stream form; runs on
+ * any machine (the GPU cases check that each block ran, not which one a shape gets). */
+static void check_evo_plan(void)
+{
+    static const struct {
+        int64_t Sq, hb;
+        int stream, form;
+        tp_evo_blk blk;
+        int nwg, qrows;
+    } c[] = {
+        {768, 3072, 1, TP_EVO_PRODUCER, TP_EVO_W3, 4, 192},  /* triangle attention */
+        {700, 8, 1, TP_EVO_PRODUCER, TP_EVO_W3, 4, 192},
+        {1536, 8, 1, TP_EVO_PRODUCER, TP_EVO_W3, 4, 192},
+        {256, 200, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256},   /* 192-row items add rows */
+        {480, 72, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256},
+        {384, 4096, 1, TP_EVO_PRODUCER, TP_EVO_T2, 2, 128},  /* MSA rows: two warpgroups */
+        {100, 8, 1, TP_EVO_PRODUCER, TP_EVO_T2, 2, 128},
+        {768, 3072, 0, TP_EVO_PRODUCER, TP_EVO_T4, 4, 256},  /* not a stream shape */
+        {768, 3072, 1, TP_EVO_CPASYNC, TP_EVO_S4, 4, 256},
+        {768, 3072, 1, TP_EVO_TMA, TP_EVO_M4, 4, 256},
+        {768, 600000000, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256}, /* 4 x that > 2^31 - 1 > 3 x */
+        {768, 800000000, 1, TP_EVO_PRODUCER, TP_EVO_T4, 4, 256}, /* no stream form at all */
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        const tp_evo_plan p = tp_evo_plan_make(c[i].Sq, c[i].hb, c[i].stream, c[i].form);
+        CHECK(p.blk == c[i].blk && p.nwg == c[i].nwg && p.qrows == c[i].qrows &&
+                  (p.why == NULL) == (p.blk == TP_EVO_W3 || p.blk == TP_EVO_M4),
+              "evo plan Sq %lld form %d: _b2h%s, %d warpgroups, %d rows (%s); want _b2h%s, %d, %d",
+              (long long)c[i].Sq, c[i].form, tp_evo_suffix[p.blk], p.nwg, p.qrows, p.why ? p.why : "-",
+              tp_evo_suffix[c[i].blk], c[i].nwg, c[i].qrows);
+    }
 }
 
 /* A map's coordinates 2 .. 4 (tp_tmap_coord, the kernels' side) address the element the
@@ -569,6 +603,7 @@ void suite_cuda_wgmma(void)
     check_tf32_split();
     check_fast_div();
     check_tmap_plan();
+    check_evo_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     static attn_case table[320], tc[960];
@@ -585,6 +620,7 @@ void suite_cuda(void)
     check_tf32_split();
     check_fast_div();
     check_tmap_plan();
+    check_evo_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);

@@ -43,6 +43,7 @@
  * the blocks in flight together read the same bias tile from L2. */
 #include "cuda_attn.h"
 #include "cuda_driver.h"
+#include "evo_plan.h"
 #include "tmap_plan.h"
 
 #include "../ops/attention.h"
@@ -336,58 +337,30 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     /* mask bias in the products (_b2hk, kMaskK): 16-bit biases and a scale whose inverse
      * three pieces of the dtype hold to 24 bits (both dtypes' normal range) */
     const int maskk = bk == 2 && half && p->scale >= 0x1p-10f && p->scale <= 0x1p10f;
-    /* both biases through the tensor cores (_b2ht2 / _b2ht4, attention_wgmma_bias.cuh)
-     * when scale q cannot overflow the dtype: scale <= 1. Four warpgroups (256 query rows a
-     * block, four warps a scheduler) when rounding Sq up to 256 rows costs no more rows
-     * than rounding it up to 128, else two warpgroups and two blocks a SM. H200
-     * (bench/gpu/ab.sh, medians of 3, one call): triangle attention (Sq = 768) 1.441 ms
-     * with four, 1.473 with two; MSA rows (Sq = 384) 0.762 with four, 0.555 with two. */
+    /* both biases through the tensor cores (attention_wgmma_bias.cuh, attention_wgmma_ws.cuh)
+     * when scale q cannot overflow the dtype: scale <= 1; the block from evo_plan.h (its
+     * stream forms for items that all see the same keys, no window, not causal, no key
+     * lengths, and two or more key tiles); the TMA forms (_b2hw3, _b2hm4) when every
+     * operand fits a tensor map, else _b2hs4 */
     const int tcb = maskk && p->scale <= 1.0f;
-    if (tcb) nwg = (p->Sq + 255) / 256 * 2 == (p->Sq + 127) / 128 ? 4 : 2;
-    int64_t blocks = grid_blocks(&a, p, 64 * nwg);
-    /* The stream forms run, one block a SM, work items blockIdx.x, + gridDim.x, .. as one
-     * stream of key tiles: for items that all see the same keys (no window, not causal,
-     * no key lengths) and have at least two key tiles. */
     const int keys_same = a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen && p->Sk > bn;
-    /* the producer-warpgroup form (_b2hw3, attention_wgmma_ws.cuh; the default,
-     * TPRIM_CUDA_STREAM=producer): three computing warpgroups, items of 192 rows, where
-     * the stream form of four warpgroups would run (below) and rounding Sq up to 192 rows
-     * costs no more rows than rounding it up to 256 (Sq = 700 .. 768, 1 344 .. 1 536, ..),
-     * and every operand fits a tensor map. H200 (2026-12-06, one call, same-run medians),
-     * triangle attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Not measured
-     * where the blocks are of two warpgroups (_b2ht2: MSA rows, Sq = 384, which 192-row
-     * items would also fit), so not taken there. */
-    const int64_t rows_blk = (p->Sq + 64 * nwg - 1) / (64 * nwg) * (64 * nwg), rows_ws = (p->Sq + 191) / 192 * 192;
     const int sms = tcb && keys_same ? tp_cu_sm_count(p->device_id) : 0;
+    tp_evo_plan ep = {TP_EVO_T2, nwg, 64 * nwg, "not the tensor-core-bias path"};
+    if (tcb) ep = tp_evo_plan_make(p->Sq, (int64_t)p->Hq * p->nbatch, sms > 0, ctx->cuda_evo_form);
     tp_cu_tmaps tm;
-    const char *no_tma = "not a stream form";
-    int ws = 0, stream = 0;
-    if (sms > 0 && nwg == 4 && ctx->cuda_evo_form == TP_EVO_PRODUCER) {
-        if (rows_ws > rows_blk) no_tma = "items of 192 rows would add rows (the producer form)";
-        else if ((rows_ws / 192) * p->Hq * p->nbatch > 0x7fffffffLL) no_tma = "too many work items";
-        else ws = !(no_tma = make_tmaps(ctx, &a, &tm, 192));
+    const char *no_tma = ep.why;
+    if (ep.blk == TP_EVO_W3 || ep.blk == TP_EVO_M4) {
+        no_tma = make_tmaps(ctx, &a, &tm, (unsigned)ep.qrows);
+        if (no_tma) ep.blk = TP_EVO_S4, ep.qrows = 256; /* the cp.async stream form instead */
     }
-    if (ws) { /* 3 computing warpgroups and the producer's (nwg = 4 threads' worth) */
-        blocks = grid_blocks(&a, p, 192);
-    } else if (sms > 0 && nwg == 4 && blocks <= 0x7fffffffLL) {
-        /* else the stream form of _b2ht4 (_b2hs4). H200 (bench/gpu/ab.sh, medians of 3,
-         * one call), triangle attention: 1.334 ms against 1.368 for _b2ht4; 1.297 with
-         * the item decode by fast division. Its loads are the computing threads'
-         * (cp.async), or, with
-         * TPRIM_CUDA_STREAM=tma, one computing thread's by TMA (_b2hm4) when every operand
-         * fits a tensor map. H100 (one call, medians of 3), triangle attention: 1.321 ms
-         * against 1.272 for _b2hs4 */
-        stream = 1;
-        if (ctx->cuda_evo_form == TP_EVO_CPASYNC) no_tma = "TPRIM_CUDA_STREAM=cpasync";
-        else if (ctx->cuda_evo_form == TP_EVO_TMA) no_tma = make_tmaps(ctx, &a, &tm, 256);
-    }
-    stream |= ws;
+    nwg = ep.nwg;
+    const int stream = tcb && ep.blk >= TP_EVO_S4, ws = tcb && ep.blk == TP_EVO_W3;
+    int64_t blocks = grid_blocks(&a, p, ep.qrows);
     if (stream && blocks > sms) blocks = sms;
     char name[64];
     snprintf(name, sizeof name, "tp_attn_wgmma_%s_d%d%s%s%s%s", p->dtype == TPRIM_BF16 ? "bf16" : "f16", kd,
              bk == 0 ? "" : bk == 1 ? "_b1" : "_b2", half ? "h" : "",
-             tcb ? (stream ? (no_tma ? "s4" : ws ? "w3" : "m4") : nwg == 4 ? "t4" : "t2") : maskk ? "k" : "",
-             tcb && p->has_lse ? "l" : "");
+             tcb ? tp_evo_suffix[ep.blk] : maskk ? "k" : "", tcb && p->has_lse ? "l" : "");
     /* Q (64 rows a warpgroup), K and V in 3 stages (2 at kD = 256) with 6 mbarriers (64 B),
      * 1 KiB to align the swizzled tiles; biases: 2 buffers a warpgroup x (64 [+ 1] rows)
      * x (bn + 8) elements of 4 (f32) or 2 bytes, and with a second bias 2 f32 rows of bn

@@ -39,6 +39,38 @@ static double elem_bcast(const tprim_tensor *t, const int64_t *idx, int r)
     return oracle_elem(t, sub);
 }
 
+/* Batch entry b (of q's leading nbd dims): its indices into idx[0 .. nbd), and its key
+ * length (key_lens, else Sk). */
+static int64_t batch_entry(const tprim_tensor *q, const tprim_attn_params *pa, int nbd, int64_t b, int64_t Sk,
+                           int64_t *idx)
+{
+    int64_t rem = b;
+    for (int d = nbd - 1; d >= 0; d--) {
+        idx[d] = rem % q->shape[d];
+        rem /= q->shape[d];
+    }
+    if (!pa->key_lens) return Sk;
+    int64_t kidx[TPRIM_MAX_RANK] = {0};
+    if (pa->key_lens->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+    else kidx[0] = b;
+    return (int64_t)oracle_elem(pa->key_lens, kidx);
+}
+
+/* Whether key j is visible to the query at aligned position ia (i + kl - Sq) of the batch
+ * entry idx[0 .. nbd): within the key length, the key mask, causal, the window. */
+static int key_visible(const tprim_attn_params *pa, const int64_t *idx, int nbd, int64_t j, int64_t kl, int64_t ia)
+{
+    if (j >= kl || (pa->causal && j > ia)) return 0;
+    if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) return 0;
+    if (pa->key_mask) {
+        int64_t kidx[TPRIM_MAX_RANK];
+        memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
+        kidx[nbd] = j;
+        if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) return 0;
+    }
+    return 1;
+}
+
 /* One call's operands and the rows' destinations: worked on by (batch entry, head). */
 typedef struct {
     const tprim_tensor *q, *k, *v;
@@ -59,19 +91,7 @@ static void oracle_bh(const oracle_job *jb, int64_t b, int64_t h, double *logit)
     const int r = jb->r, nbd = jb->nbd;
     const int64_t Hq = jb->Hq, Hkv = jb->Hkv, Sq = jb->Sq, Sk = jb->Sk, D = jb->D, Dv = jb->Dv;
     int64_t idx[TPRIM_MAX_RANK] = {0};
-    int64_t rem = b;
-    for (int d = nbd - 1; d >= 0; d--) {
-        idx[d] = rem % q->shape[d];
-        rem /= q->shape[d];
-    }
-    int64_t kl = Sk;
-    if (pa->key_lens) {
-        const tprim_tensor *t = pa->key_lens;
-        int64_t kidx[TPRIM_MAX_RANK] = {0};
-        if (t->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-        else kidx[0] = b;
-        kl = (int64_t)oracle_elem(t, kidx);
-    }
+    const int64_t kl = batch_entry(q, pa, nbd, b, Sk, idx);
     const int64_t hk = h / (Hq / Hkv);
     double slope = 0;
     if (pa->alibi_slopes) {
@@ -82,16 +102,7 @@ static void oracle_bh(const oracle_job *jb, int64_t b, int64_t h, double *logit)
         const int64_t ia = i + kl - Sq;
         double mx = -INFINITY;
         for (int64_t j = 0; j < Sk; j++) {
-            int vis = j < kl;
-            if (pa->key_mask) {
-                int64_t kidx[TPRIM_MAX_RANK];
-                memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-                kidx[nbd] = j;
-                if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
-            }
-            if (pa->causal && j > ia) vis = 0;
-            if (pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right)) vis = 0;
-            if (!vis) {
+            if (!key_visible(pa, idx, nbd, j, kl, ia)) {
                 logit[j] = -INFINITY;
                 continue;
             }
@@ -221,18 +232,8 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
     double *logit = malloc(sizeof(double) * (size_t)(Sk + 1)), *capd = malloc(sizeof(double) * (size_t)(Sk + 1));
     double *o = malloc(sizeof(double) * (size_t)(Dv + 1));
     for (int64_t b = 0; b < nb; b++) {
-        int64_t idx[TPRIM_MAX_RANK] = {0}, rem = b;
-        for (int d = nbd - 1; d >= 0; d--) {
-            idx[d] = rem % q->shape[d];
-            rem /= q->shape[d];
-        }
-        int64_t kl = Sk;
-        if (pa->key_lens) {
-            int64_t kidx[TPRIM_MAX_RANK] = {0};
-            if (pa->key_lens->rank == nbd && nbd > 0) memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-            else kidx[0] = b;
-            kl = (int64_t)oracle_elem(pa->key_lens, kidx);
-        }
+        int64_t idx[TPRIM_MAX_RANK] = {0};
+        const int64_t kl = batch_entry(q, pa, nbd, b, Sk, idx);
         for (int64_t h = 0; h < Hq; h++) {
             const int64_t hk = h / (Hq / Hkv);
             double slope = 0;
@@ -244,17 +245,9 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                 const int64_t ia = i + kl - Sq;
                 double mx = -INFINITY;
                 for (int64_t j = 0; j < Sk; j++) {
-                    int vis = j < kl && !(pa->causal && j > ia) &&
-                              !(pa->use_window && (j < ia - pa->window_left || j > ia + pa->window_right));
-                    if (pa->key_mask) {
-                        int64_t kidx[TPRIM_MAX_RANK];
-                        memcpy(kidx, idx, sizeof(int64_t) * (size_t)nbd);
-                        kidx[nbd] = j;
-                        if (elem_bcast(pa->key_mask, kidx, nbd + 1) == 0) vis = 0;
-                    }
                     logit[j] = -INFINITY;
                     capd[j] = 1;
-                    if (!vis) continue;
+                    if (!key_visible(pa, idx, nbd, j, kl, ia)) continue;
                     double s = 0;
                     for (int64_t d = 0; d < D; d++) {
                         idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;

@@ -169,30 +169,40 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
     }
 }
 
-/* What both forms below set up before their first copy: the 3 full and 3 empty K / V
- * barriers (kThreads arrivals), the ones block, the all-ones block of the row sums (512
- * bytes at Os + 4224: every element 1, so that any layout reads ones), rows 65 .. 79 of
- * every bias block zero (for good); the generic writes fenced for the tensor cores, then
- * a block barrier. */
-template <typename T, int kWG, int kBBlk, bool kTma = false>
-__device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *Os, uint32_t full0, uint32_t empty0)
+/* The blocks every form sets up before its first copy, by the block's kThreads threads:
+ * the ones block, the all-ones block of the row sums (512 bytes at Os + 4224: every
+ * element 1, so that any layout reads ones), rows 65 .. 79 of each of the kNBlk bias
+ * blocks at Bs zero (for good); the generic writes fenced for the tensor cores (the
+ * caller's block barrier follows). */
+template <typename T, int kNBlk, int kBBlk, int kThreads>
+__device__ __forceinline__ void tp_wgb_setup_blocks(unsigned char *Bs, unsigned char *Os)
 {
-    constexpr int kThreads = 128 * kWG, kZ0 = 65, kZC = (kBBlk / 128 - kZ0) * 8;
-    if (threadIdx.x < 3) {
-        tp_mbar_init(full0 + threadIdx.x * 8, kTma ? 1 : kThreads);
-        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
-    }
-    if (kTma && threadIdx.x < kWG) tp_mbar_init(full0 + kBiasBar + threadIdx.x * 8, 1); /* bias tiles */
+    constexpr int kZ0 = 65, kZC = (kBBlk / 128 - kZ0) * 8;
     tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
     if (threadIdx.x < 32) {
         const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
         *reinterpret_cast<uint4 *>(Os + kOnesL + threadIdx.x * 16) = make_uint4(one, one, one, one);
     }
-    for (int c = threadIdx.x; c < kWG * 2 * kZC; c += kThreads)
+    for (int c = threadIdx.x; c < kNBlk * kZC; c += kThreads)
         *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
             make_uint4(0u, 0u, 0u, 0u);
-    tp_fence_proxy_async(); /* the ones block and zero rows, for every warpgroup's wgmma */
-    __syncthreads();        /* and the barriers are initialised before anyone arrives */
+    tp_fence_proxy_async();
+}
+
+/* What both forms below set up before their first copy: the 3 full and 3 empty K / V
+ * barriers (kThreads arrivals), the blocks above (two column blocks a warpgroup's bias
+ * buffer), then a block barrier. */
+template <typename T, int kWG, int kBBlk, bool kTma = false>
+__device__ __forceinline__ void tp_wgb_setup(unsigned char *Bs, unsigned char *Os, uint32_t full0, uint32_t empty0)
+{
+    constexpr int kThreads = 128 * kWG;
+    if (threadIdx.x < 3) {
+        tp_mbar_init(full0 + threadIdx.x * 8, kTma ? 1 : kThreads);
+        tp_mbar_init(empty0 + threadIdx.x * 8, kThreads);
+    }
+    if (kTma && threadIdx.x < kWG) tp_mbar_init(full0 + kBiasBar + threadIdx.x * 8, 1); /* bias tiles */
+    tp_wgb_setup_blocks<T, kWG * 2, kBBlk, kThreads>(Bs, Os);
+    __syncthreads(); /* and the barriers are initialised before anyone arrives */
 }
 
 /* Keys [key0, key0 + 128) of K and V into one stage (kb, vb: the (batch, head) rows),

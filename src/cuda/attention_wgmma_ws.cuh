@@ -89,7 +89,6 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     constexpr int kWG = 3, kD = 32, kBN = 128, kStages = 3, kBM = 64 * kWG, kThreads = 128 * kWG;
     constexpr int kQBlk = kBM * 64, kQBuf = 2 * kQBlk, kTile = kBN * kD * 2;
     constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
-    constexpr int kZ0 = 65, kZC = (kRowsB - kZ0) * 8; /* zero rows 65 .. 79 of a bias block */
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBuf, *Vs = Ks + kStages * kTile;
     unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * 2 * kBBuf;
     const uint32_t bars = tp_smem_addr(Os) + kWsBars;
@@ -109,15 +108,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         tp_mbar_init(bfull0 + threadIdx.x * 8, 1);
         tp_mbar_init(bempty0 + threadIdx.x * 8, 128);
     }
-    tp_wgb_ones<T>(Os, threadIdx.x, 512);
-    if (threadIdx.x < 32) {
-        const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
-        *reinterpret_cast<uint4 *>(Os + kOnesL + threadIdx.x * 16) = make_uint4(one, one, one, one);
-    }
-    for (int c = threadIdx.x; c < kWG * 4 * kZC; c += 512)
-        *reinterpret_cast<uint4 *>(Bs + (c / kZC) * kBBlk + (kZ0 + (c % kZC) / 8) * 128 + (c % 8) * 16) =
-            make_uint4(0u, 0u, 0u, 0u);
-    tp_fence_proxy_async();
+    tp_wgb_setup_blocks<T, kWG * 4, kBBlk, 512>(Bs, Os); /* two buffers a consumer */
     __syncthreads();
 
     if (wg == kWG) { /* the producer warpgroup */

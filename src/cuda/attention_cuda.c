@@ -367,15 +367,15 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * a warpgroup; with the mask bias in the products, second 64-byte column blocks of Q
      * and of each K stage instead of the mask rows */
     size_t smem;
-    if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias blocks a
-                  warpgroup of 80 rows x 128 bytes, the ones block (64 x 64 bytes), the 6
-                  mbarriers (in 128 bytes), the all-ones block of the row sums (512 bytes),
-                  1 KiB alignment; the stream form has two Q buffers */
+    if (ws) { /* attention_wgmma_ws.cuh: Q 2 x 2 x 192 x 64, K / V 6 x 8192, bias 3 x 2 x 2 x 80
+                 x 128, the ones blocks, 18 mbarriers, 1 KiB alignment */
+        smem = (size_t)4 * 192 * 64 + 6 * 8192 + 6 * 2 * 80 * 128 + 4096 + 128 + 512 + 144 + 1024;
+    } else if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias
+                         blocks a warpgroup of 80 rows x 128 bytes, the ones block (64 x 64
+                         bytes), the 6 mbarriers (in 128 bytes), the all-ones block of the row
+                         sums (512 bytes), 1 KiB alignment; the stream form has two Q buffers */
         smem = (size_t)((stream ? 4 : 2) * 64 * nwg + 6 * bn) * 64 + (size_t)nwg * 2 * 80 * 128 + 64 * 64 + 128 + 512 + 1024;
-        if (stream && !no_tma) smem += 64 + 32 * (size_t)nwg; /* the producers' state */
-        if (ws) /* Q 2 x 2 x 192 x 64, K / V 6 x 8192, bias 3 x 2 x 2 x 80 x 128, the ones
-                              blocks, 18 mbarriers, 1 KiB alignment */
-            smem = (size_t)4 * 192 * 64 + 6 * 8192 + 6 * 2 * 80 * 128 + 4096 + 128 + 512 + 144 + 1024;
+        if (stream && !no_tma) smem += 64 + 32 * (size_t)nwg; /* the producers' state (_b2hm4) */
     } else {
         smem = kd <= 128 ? (size_t)(64 * nwg + 6 * bn) * (size_t)kd * 2 + 64 + 1024
                          : (size_t)(128 + 4 * bn) * (size_t)kd * 2 + 1024;

@@ -218,10 +218,12 @@ typedef void (*tprim_log_fn)(void *user, tprim_log_level level, const char *line
  *   TPRIM_ISA          kernel family to force: auto | ref | avx2 | avx512 | neon
  *   TPRIM_LOG          off | error | info | debug  (lines go to stderr)
  *   TPRIM_MEMORY       minimal | balanced | performance (working-memory budget)
- *   TPRIM_CUDA_STREAM  producer | tma | cpasync: the form of the Hopper evoformer
- *                      stream kernel: loads by TMA from a producer warpgroup (default),
- *                      by TMA from a computing thread, or by cp.async from the
- *                      computing threads (the last two for development and comparison)
+ *   TPRIM_CUDA_STREAM  producer | deferpv | tma | cpasync: the form of the Hopper
+ *                      evoformer stream kernel: loads by TMA from a producer warpgroup
+ *                      (default), the same with each tile's P V issued together with
+ *                      the next tile's S (deferpv), by TMA from a computing thread, or by
+ *                      cp.async from the computing threads (all but the default for
+ *                      development and comparison)
  * Errors: TPRIM_ERR_NULL_POINTER (out), TPRIM_ERR_OUT_OF_MEMORY,
  *         TPRIM_ERR_INVALID_ARGUMENT (an environment variable has a value that is not
  *         allowed), TPRIM_ERR_UNSUPPORTED (TPRIM_ISA names a family this machine or

@@ -227,7 +227,7 @@ static int add_tcb_cases(attn_case *cs)
     c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 740, c.Sk = 520, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.layout = LAYOUT_BHSD;
     cs[n++] = c;
-    c.Sq = 760, c.Sk = 300, c.dt = TPRIM_BF16, c.lse = 1;
+    c.Sq = 760, c.Sk = 296, c.dt = TPRIM_BF16, c.lse = 1; /* (bias rows of 16-byte multiples: TMA) */
     cs[n++] = c;
     return n;
 }
@@ -304,13 +304,15 @@ static void check_evo_plan(void)
         {768, 3072, 0, TP_EVO_PRODUCER, TP_EVO_T4, 4, 256},  /* not a stream shape */
         {768, 3072, 1, TP_EVO_CPASYNC, TP_EVO_S4, 4, 256},
         {768, 3072, 1, TP_EVO_TMA, TP_EVO_M4, 4, 256},
+        {768, 3072, 1, TP_EVO_DEFERPV, TP_EVO_P3, 4, 192},   /* the producer form, P V deferred */
+        {480, 72, 1, TP_EVO_DEFERPV, TP_EVO_S4, 4, 256},
         {768, 600000000, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256}, /* 4 x that > 2^31 - 1 > 3 x */
         {768, 800000000, 1, TP_EVO_PRODUCER, TP_EVO_T4, 4, 256}, /* no stream form at all */
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
         const tp_evo_plan p = tp_evo_plan_make(c[i].Sq, c[i].hb, c[i].stream, c[i].form);
         CHECK(p.blk == c[i].blk && p.nwg == c[i].nwg && p.qrows == c[i].qrows &&
-                  (p.why == NULL) == (p.blk == TP_EVO_W3 || p.blk == TP_EVO_M4),
+                  (p.why == NULL) == (p.blk == TP_EVO_W3 || p.blk == TP_EVO_P3 || p.blk == TP_EVO_M4),
               "evo plan Sq %lld form %d: _b2h%s, %d warpgroups, %d rows (%s); want _b2h%s, %d, %d",
               (long long)c[i].Sq, c[i].form, tp_evo_suffix[p.blk], p.nwg, p.qrows, p.why ? p.why : "-",
               tp_evo_suffix[c[i].blk], c[i].nwg, c[i].qrows);
@@ -524,9 +526,11 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
     return add_gpu_cases(tc, m, 960);
 }
 
-/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, m4, w3, each as is
- * and as _l, bf16 and f16) that the debug log says ran. */
-static const char *const g_tcb_forms[10] = {"t2", "t4", "s4", "m4", "w3", "t2l", "t4l", "s4l", "m4l", "w3l"};
+/* The evoformer instances (attention_wgmma_d32.cu: _b2h + t2, t4, s4, m4, w3, p3, each as
+ * is and as _l, bf16 and f16) that the debug log says ran. */
+#define TCB_NFORMS 12
+static const char *const g_tcb_forms[TCB_NFORMS] = {"t2", "t4", "s4", "m4", "w3", "p3",
+                                                    "t2l", "t4l", "s4l", "m4l", "w3l", "p3l"};
 static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
 {
     (void)level;
@@ -538,9 +542,9 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
     const char *q = strstr(p, "_d32_b2h");
     if (!q) return;
     q += strlen("_d32_b2h");
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < TCB_NFORMS; i++) {
         const size_t k = strlen(g_tcb_forms[i]);
-        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * 10 + i] = 1;
+        if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * TCB_NFORMS + i] = 1;
     }
 }
 
@@ -548,8 +552,9 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
  * returns how many table cases it ran (0 off sm_90, which is checked to be the reason).
  * The tensor-core-bias cases run on the default context (the stream form with a producer
  * warpgroup, _b2hw3, where its 192-row items add no rows, else _b2hs4); the four stream cases
- * run again on contexts made with TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4);
- * every one of the 20 evoformer instances must have run (the kernel names from the debug
+ * run again on contexts made with TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4),
+ * and the seven stream cases on one made with =deferpv (_b2hp3 where _b2hw3 ran); every
+ * one of the 24 evoformer instances must have run (the kernel names from the debug
  * log). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
@@ -557,31 +562,32 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
     g_attn_refusal_ok = 1;
     attn_case pc[16];
     const int np = add_tcb_cases(pc);
-    unsigned char seen[20] = {0};
+    unsigned char seen[2 * TCB_NFORMS] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
     tprim_ctx_set_log(ctx, TPRIM_LOG_OFF, NULL, NULL);
-    int nfr[2] = {0, 0};
-    static const char *const forms[2] = {"cpasync", "tma"};
-    for (int f = 0; f < 2; f++) {
+    int nfr[3] = {0, 0, 0};
+    static const char *const forms[3] = {"cpasync", "tma", "deferpv"};
+    for (int f = 0; f < 3; f++) {
         tprim_ctx *fc = NULL;
         setenv("TPRIM_CUDA_STREAM", forms[f], 1);
         if (CHECK(tprim_ctx_create(&fc) == TPRIM_OK, "ctx with TPRIM_CUDA_STREAM=%s: %s", forms[f],
                   tprim_ctx_create_error())) {
             tprim_ctx_set_log(fc, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
-            nfr[f] = run_cases(fc, "cuda_wgmma", pc + np - TCB_STREAM_FROM_END, 4);
+            nfr[f] = run_cases(fc, "cuda_wgmma", pc + np - TCB_STREAM_FROM_END, f == 2 ? TCB_STREAM_FROM_END : 4);
             tprim_ctx_free(fc);
         }
         unsetenv("TPRIM_CUDA_STREAM");
     }
     const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
-    CHECK(nw == 0 || (npr == np && nfr[0] == 4 && nfr[1] == 4),
-          "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by cp.async, %d of 4 by TMA", npr, np, nfr[0],
-          nfr[1]);
+    CHECK(nw == 0 || (npr == np && nfr[0] == 4 && nfr[1] == 4 && nfr[2] == TCB_STREAM_FROM_END),
+          "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by cp.async, %d of 4 by TMA, %d of %d with P V "
+          "deferred", npr, np, nfr[0], nfr[1], nfr[2], (int)TCB_STREAM_FROM_END);
     if (nw > 0)
-        for (int i = 0; i < 20; i++)
-            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < 10 ? "bf16" : "f16", g_tcb_forms[i % 10]);
+        for (int i = 0; i < 2 * TCB_NFORMS; i++)
+            CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < TCB_NFORMS ? "bf16" : "f16",
+                  g_tcb_forms[i % TCB_NFORMS]);
     if (nw == 0) {
         attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
         tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");

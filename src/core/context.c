@@ -108,13 +108,13 @@ tprim_status tprim_ctx_create(tprim_ctx **out)
                            "minimal, balanced, performance");
     ctx->cuda_evo_form = TP_EVO_PRODUCER;
     if ((v = env("TPRIM_CUDA_STREAM"))) {
-        static const char *const forms[3] = {"cpasync", "tma", "producer"}; /* tp_evo_form order */
+        static const char *const forms[4] = {"cpasync", "tma", "producer", "deferpv"}; /* tp_evo_form order */
         int f = -1;
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             if (strcmp(v, forms[i]) == 0) f = i;
         if (f < 0)
             return create_fail(ctx, TPRIM_ERR_INVALID_ARGUMENT, "TPRIM_CUDA_STREAM='%s' is not %s", v,
-                               "producer, tma or cpasync");
+                               "producer, tma, cpasync or deferpv");
         ctx->cuda_evo_form = f;
     }
     if (tp_pool_create(ctx->nthreads, &ctx->pool) != TPRIM_OK)

@@ -106,10 +106,11 @@ const tp_kernel_table *tp_kernels(tprim_op op);
 /* ---- context ---------------------------------------------------------------- */
 /* The forms of the Hopper evoformer stream kernel (attention_wgmma_bias.cuh,
  * attention_wgmma_ws.cuh), chosen per context (TPRIM_CUDA_STREAM): loads by cp.async from
- * the computing threads (_b2hs4), by TMA from a computing thread (_b2hm4), or by TMA from
- * a producer warpgroup (_b2hw3, the default). The TMA forms need tensor maps of every
+ * the computing threads (_b2hs4), by TMA from a computing thread (_b2hm4), by TMA from a
+ * producer warpgroup (_b2hw3, the default), or that with each tile's P V issued in the
+ * next turn (_b2hp3, deferpv). The TMA forms need tensor maps of every
  * operand; without them the cp.async form runs and the debug log says why. */
-enum tp_evo_form { TP_EVO_CPASYNC = 0, TP_EVO_TMA = 1, TP_EVO_PRODUCER = 2 };
+enum tp_evo_form { TP_EVO_CPASYNC = 0, TP_EVO_TMA = 1, TP_EVO_PRODUCER = 2, TP_EVO_DEFERPV = 3 };
 
 struct tprim_ctx {
     int32_t nthreads;          /* threads used by calls */

@@ -340,7 +340,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     /* both biases through the tensor cores (attention_wgmma_bias.cuh, attention_wgmma_ws.cuh)
      * when scale q cannot overflow the dtype: scale <= 1; the block from evo_plan.h (its
      * stream forms for items that all see the same keys, no window, not causal, no key
-     * lengths, and two or more key tiles); the TMA forms (_b2hw3, _b2hm4) when every
+     * lengths, and two or more key tiles); the TMA forms (_b2hw3, _b2hp3, _b2hm4) when every
      * operand fits a tensor map, else _b2hs4 */
     const int tcb = maskk && p->scale <= 1.0f;
     const int keys_same = a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen && p->Sk > bn;
@@ -349,12 +349,12 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     if (tcb) ep = tp_evo_plan_make(p->Sq, (int64_t)p->Hq * p->nbatch, sms > 0, ctx->cuda_evo_form);
     tp_cu_tmaps tm;
     const char *no_tma = ep.why;
-    if (ep.blk == TP_EVO_W3 || ep.blk == TP_EVO_M4) {
+    if (ep.blk >= TP_EVO_M4) { /* _b2hm4, _b2hw3, _b2hp3 */
         no_tma = make_tmaps(ctx, &a, &tm, (unsigned)ep.qrows);
         if (no_tma) ep.blk = TP_EVO_S4, ep.qrows = 256; /* the cp.async stream form instead */
     }
     nwg = ep.nwg;
-    const int stream = tcb && ep.blk >= TP_EVO_S4, ws = tcb && ep.blk == TP_EVO_W3;
+    const int stream = tcb && ep.blk >= TP_EVO_S4, ws = tcb && ep.blk >= TP_EVO_W3;
     int64_t blocks = grid_blocks(&a, p, ep.qrows);
     if (stream && blocks > sms) blocks = sms;
     char name[64];

@@ -250,28 +250,45 @@ __device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uin
  * otherwise the softmax's f32 sums of this thread's columns (mode 4) in ls[0] and ls[2],
  * summed over the quad at the store. The f32 sums are for lse: the rounded P's sum moves
  * log l by up to ~2^-9 (bf16) on rows of few keys, past lse's 2e-4. */
+/* The softmax part of tp_wgb_tile_pv: m, the row sums and O's rescale updated, P packed
+ * into pa (the A fragments of P V). */
 template <typename T, bool kTcL>
-__device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
-                                               const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv,
-                                               uint64_t d1)
+__device__ __forceinline__ void tp_wgb_softmax_pack(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
+                                                    const tp_wg_work &w, int64_t k0, float scale, int t,
+                                                    uint32_t (&pa)[8][4])
 {
     float al[2];
-    uint32_t pa[8][4];
     float l2[2] = {ls[0], ls[2]};
     tp_wg_softmax<128, kTcL ? 5 : 4, T>(s, m, l2, al, w, k0, scale, TP_LOG2E, t, (const T *)NULL,
                                          (const float *)NULL);
     tp_wg_rescale_pack<T, 32, 128>(o, al, s, pa);
     if (kTcL) ls[0] *= al[0], ls[1] *= al[0], ls[2] *= al[1], ls[3] *= al[1];
     else ls[0] = l2[0], ls[2] = l2[1];
-    tp_wg_fence_regs(pa);
-    tp_wg_fence_regs(o);
-    if (kTcL) tp_wg_fence_regs(ls);
-    tp_wg_fence();
+}
+/* The issue part: P V on V at dv into o, and with kTcL the row sums (P 1 on the all-ones
+ * block d1) into ls; inside the caller's wgmma fence and commit. */
+template <typename T, bool kTcL>
+__device__ __forceinline__ void tp_wgb_issue_pv(float (&o)[16], float (&ls)[4], const uint32_t (&pa)[8][4],
+                                                uint64_t dv, uint64_t d1)
+{
     tp_wg_issue_pv<T, 32, 128>(o, pa, dv);
     if (kTcL) {
 #pragma unroll
         for (int kk = 0; kk < 8; kk++) tp_wg_rs<T, 8>::run(ls, pa[kk], d1);
     }
+}
+template <typename T, bool kTcL>
+__device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
+                                               const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv,
+                                               uint64_t d1)
+{
+    uint32_t pa[8][4];
+    tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, k0, scale, t, pa);
+    tp_wg_fence_regs(pa);
+    tp_wg_fence_regs(o);
+    if (kTcL) tp_wg_fence_regs(ls);
+    tp_wg_fence();
+    tp_wgb_issue_pv<T, kTcL>(o, ls, pa, dv, d1);
     tp_wg_commit();
 }
 

@@ -15,6 +15,7 @@
  *       in turn); _b2hm4, the stream form with its loads by TMA from tensor maps (a
  *       second kernel parameter; TPRIM_CUDA_STREAM=tma); _b2hw3, the stream form with a
  *       producer warpgroup (three computing warpgroups, 192-row items; the default);
+ *       _b2hp3, that form with each tile's P V issued in the next turn (deferpv);
  *       each with the row sums on
  *       the tensor cores, and as _l (_b2ht2l, ..) with the softmax's f32 sums, which the
  *       launcher picks when lse is asked for.
@@ -62,3 +63,11 @@ TP_WG32W(bf16, __nv_bfloat16, , true)
 TP_WG32W(f16, __half, , true)
 TP_WG32W(bf16, __nv_bfloat16, l, false)
 TP_WG32W(f16, __half, l, false)
+/* the producer form with P V in the next turn (_b2hp3, TPRIM_CUDA_STREAM=deferpv) */
+#define TP_WG32P(TNAME, T, L, TCL)                                                                  \
+    TP_ATTN_WGMMA_TMA_KERNEL(tp_attn_wgmma_##TNAME##_d32_b2hp3##L, 512, 1, (tp_attn_wgmma_tcbw_body<T, TCL, true>))
+TP_WG32P(bf16, __nv_bfloat16, , true)
+TP_WG32P(f16, __half, , true)
+TP_WG32P(bf16, __nv_bfloat16, l, false)
+TP_WG32P(f16, __half, l, false)
+

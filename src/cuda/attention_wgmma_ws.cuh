@@ -2,7 +2,9 @@
  * ("warp-specialised", _b2hw3; the default stream form, TPRIM_CUDA_STREAM=producer).
  * H200 (2026-12-06, one call, same-run medians), triangle attention N = L = 768 bf16:
  * 1.150 ms against 1.266 for _b2hs4 (cp.async, the computing threads copy), 4.39x
- * PyTorch's memory-efficient SDPA with the bias materialised.
+ * PyTorch's memory-efficient SDPA with the bias materialised. With kDefer (_b2hp3,
+ * TPRIM_CUDA_STREAM=deferpv) each tile's P V waits for the warpgroup's next turn and is
+ * issued with the next tile's S (H100, 2026-12-07, one run each: 1.109 ms against 1.135).
  *
  * Four warpgroups: 0 .. 2 compute (64 query rows each, items of 192 rows), 3 copies. The
  * producer warpgroup gives up registers (setmaxnreg.dec to 40) so that the consumers can
@@ -72,6 +74,43 @@ __device__ __forceinline__ void tp_ws_wait(uint32_t bar, uint32_t parity, int co
 #endif
 }
 
+/* A timeline of block 0's consumers, for finding where a tile step's cycles go. Built with
+ * -DTP_WS_TRACE (cmake -DTPRIM_NVCC_FLAGS=-DTP_WS_TRACE), the third launch of the form
+ * records clock64 at up to 6 points of each of its first 64 tiles (thread 0 of each
+ * consumer; the points are named where they are marked) and prints them as lines
+ * "wstrace WG TILE C0 .. C5" (-1: not marked) when the consumer ends;
+ * bench/gpu/ws_trace.py turns them into a table. The marks are volatile clock reads: they
+ * keep their places among the waits and the wgmma instructions. */
+#ifdef TP_WS_TRACE
+__device__ unsigned tp_ws_launches;
+__device__ long long tp_ws_trace[3][64][6];
+#define TP_WS_MARK(on, wg, n, ev)                                                                         \
+    do {                                                                                                  \
+        if ((on) && (n) < 64) tp_ws_trace[wg][n][ev] = clock64();                                         \
+    } while (0)
+__device__ __forceinline__ bool tp_ws_trace_on(int wg, int tid)
+{
+    if (blockIdx.x != 0 || tid != 0) return false;
+    const bool on = *(volatile unsigned *)&tp_ws_launches == 2;
+    if (on)
+        for (int n = 0; n < 64; n++)
+            for (int e = 0; e < 6; e++) tp_ws_trace[wg][n][e] = -1;
+    return on;
+}
+__device__ __forceinline__ void tp_ws_trace_end(bool on, int wg, int tid, uint32_t nd)
+{
+    if (on)
+        for (uint32_t n = 0; n < nd && n < 64; n++) {
+            const long long *c = tp_ws_trace[wg][n];
+            printf("wstrace %d %u %lld %lld %lld %lld %lld %lld\n", wg, n, c[0], c[1], c[2], c[3], c[4], c[5]);
+        }
+    if (blockIdx.x == 0 && wg == 0 && tid == 0) atomicAdd(&tp_ws_launches, 1u);
+}
+#else
+#define TP_WS_MARK(on, wg, n, ev) ((void)0)
+__device__ __forceinline__ bool tp_ws_trace_on(int, int) { return false; }
+__device__ __forceinline__ void tp_ws_trace_end(bool, int, int, uint32_t) {}
+#endif
 
 template <int kN> __device__ __forceinline__ void tp_setmaxnreg_inc()
 {
@@ -82,7 +121,11 @@ template <int kN> __device__ __forceinline__ void tp_setmaxnreg_dec()
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kN));
 }
 
-template <typename T, bool kTcL>
+template <bool B> struct tp_ws_flag {
+    static constexpr bool value = B;
+};
+
+template <typename T, bool kTcL, bool kDefer = false>
 __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, const tp_cu_tmaps &tm,
                                                         unsigned char *smem)
 {
@@ -172,41 +215,130 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     int st = 0, jt = 0, qsel = 0, bb = 0;
     uint32_t ph = 0, bph = 0, item = blockIdx.x, nd = 0; /* nd: tiles done (debugging) */
     bool more = item + G < nitems;
-    for (;;) { /* tile jt of item */
-        float s[kBN / 2];
-        const bool last = !more && jt + 1 == nt; /* the stream's last tile */
-        TP_WS_STEP(wg, (nd << 4) | 2);
-        tp_ws_wait(full0 + st * 8, ph, 3);
-        if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
-            tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
-            tp_fence_proxy_async();
-            tp_wg_bar_sync<kWG>(wg);
+    const bool tron = tp_ws_trace_on(wg, tid);
+    (void)tron;
+    if constexpr (kDefer) {
+        /* _b2hp3 (TPRIM_CUDA_STREAM=deferpv): P V of a tile issued in the warpgroup's
+         * next turn, just before the next tile's S, so that the tensor cores run one
+         * warpgroup's P V and S back to back while the other two run their softmax
+         * (FlashAttention-3's ping-pong, with three warpgroups). Per item: tile 0's S; then for
+         * tiles 1 .. nt-1 the previous tile's P V and the tile's S in one turn; then the
+         * last tile's P V outside the turns, and the rows stored. (The loops are so shaped
+         * that every wgmma sequence runs straight from its fence to its commit: a P V
+         * issued on a condition made ptxas serialise every wgmma, C7515.) */
+        uint32_t pa[8][4];
+        int sp = 0; /* the stage of the tile whose P is in pa */
+        auto tile_s = [&](float(&s)[kBN / 2], bool first, bool last, auto with_pv) {
+            constexpr bool kPv = decltype(with_pv)::value;
+            TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
+            tp_ws_wait(full0 + st * 8, ph, 3);
+            if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+                tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
+                tp_fence_proxy_async();
+                tp_wg_bar_sync<kWG>(wg);
+            }
+            tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
+            tp_wgb_bias0<T, kBBlk>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane);
+            TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
+            tp_wg_turn(wg);
+            TP_WS_MARK(tron, wg, nd, 2); /* the turn: P V (previous tile) + S issued */
+            tp_wg_fence_regs(s);
+            if constexpr (kPv) {
+                tp_wg_fence_regs(pa);
+                tp_wg_fence_regs(o);
+                if (kTcL) tp_wg_fence_regs(ls);
+            }
+            tp_wg_fence();
+            if constexpr (kPv) tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+            tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                     tp_desc_add(d.b, bb * kBBuf));
+            tp_wg_commit();
+            if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+            tp_wg_wait0();
+            TP_WS_MARK(tron, wg, nd, 3); /* P V + S done: the softmax */
+            tp_wg_fence_regs(s);
+            if constexpr (kPv) {
+                tp_wg_fence_regs(o);
+                if (kTcL) tp_wg_fence_regs(ls);
+                tp_mbar_arrive(empty0 + sp * 8); /* the previous tile's stage is free */
+            }
+            tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
+            if (++bb == 2) bb = 0, bph ^= 1u;
+            sp = st;
+            if (++st == kStages) st = 0, ph ^= 1u;
+        };
+        for (;;) { /* item */
+            {
+                float s[kBN / 2];
+                tile_s(s, true, !more && nt == 1, tp_ws_flag<false>());
+                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, 0, a.scale, t, pa);
+                TP_WS_MARK(tron, wg, nd, 4); /* the softmax done */
+                nd++;
+            }
+            for (int j = 1; j < nt; j++) {
+                float s[kBN / 2];
+                tile_s(s, false, !more && j + 1 == nt, tp_ws_flag<true>());
+                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)j * kBN, a.scale, t, pa);
+                TP_WS_MARK(tron, wg, nd, 4);
+                nd++;
+            }
+            tp_wg_fence_regs(pa); /* the last tile's P V */
+            tp_wg_fence_regs(o);
+            if (kTcL) tp_wg_fence_regs(ls);
+            tp_wg_fence();
+            tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+            tp_wg_commit();
+            tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
+            if (nd > 0) TP_WS_MARK(tron, wg, nd - 1, 5); /* the item's last P V done */
+            if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) {
+                tp_ws_trace_end(tron, wg, tid, nd);
+                return;
+            }
         }
-        tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
-        const unsigned char *Bw = Bs + (2 * wg + bb) * kBBuf;
-        tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
-        TP_WS_STEP(wg, (nd << 4) | 3);
-        tp_wg_turn(wg);
-        TP_WS_STEP(wg, (nd << 4) | 4);
-        tp_wg_fence_regs(s);
-        tp_wg_fence();
-        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
-                                 tp_desc_add(d.b, bb * kBBuf));
-        tp_wg_commit();
-        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
-        tp_wg_wait0();
-        tp_wg_fence_regs(s);
-        tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
-        if (++bb == 2) bb = 0, bph ^= 1u;
-        tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, st * kTile),
-                                d.ones);
-        tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
-        nd++;
-        if (++st == kStages) st = 0, ph ^= 1u;
-        if (++jt == nt) { /* the item's rows */
-            if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) break;
-            jt = 0;
+    } else {
+        for (;;) { /* tile jt of item */
+            float s[kBN / 2];
+            const bool last = !more && jt + 1 == nt; /* the stream's last tile */
+            TP_WS_STEP(wg, (nd << 4) | 2);
+            TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
+            tp_ws_wait(full0 + st * 8, ph, 3);
+            if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+                tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
+                tp_fence_proxy_async();
+                tp_wg_bar_sync<kWG>(wg);
+            }
+            tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
+            const unsigned char *Bw = Bs + (2 * wg + bb) * kBBuf;
+            tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
+            TP_WS_STEP(wg, (nd << 4) | 3);
+            TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
+            tp_wg_turn(wg);
+            TP_WS_STEP(wg, (nd << 4) | 4);
+            TP_WS_MARK(tron, wg, nd, 2); /* the turn: S issued */
+            tp_wg_fence_regs(s);
+            tp_wg_fence();
+            tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                     tp_desc_add(d.b, bb * kBBuf));
+            tp_wg_commit();
+            if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+            tp_wg_wait0();
+            TP_WS_MARK(tron, wg, nd, 3); /* S done: the softmax */
+            tp_wg_fence_regs(s);
+            tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
+            if (++bb == 2) bb = 0, bph ^= 1u;
+            tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, st * kTile),
+                                    d.ones);
+            TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */
+            tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
+            TP_WS_MARK(tron, wg, nd, 5); /* P V done */
+            nd++;
+            if (++st == kStages) st = 0, ph ^= 1u;
+            if (++jt == nt) { /* the item's rows */
+                if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) break;
+                jt = 0;
+            }
         }
+        tp_ws_trace_end(tron, wg, tid, nd);
     }
 }
 

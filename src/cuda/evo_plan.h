@@ -23,7 +23,12 @@
  *           1 536, ..). H200 (2026-12-06, one call, same-run medians), triangle
  *           attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Not timed where
  *           the blocks are of two warpgroups (MSA rows, Sq = 384, which 192-row items
- *           would also fit), so not taken there.
+ *           would also fit), so not taken there;
+ *   _b2hp3  _b2hw3 with each tile's P V issued in the warpgroup's next turn, together
+ *           with the next tile's S (TPRIM_CUDA_STREAM=deferpv; taken where _b2hw3 would
+ *           be). H100 (2026-12-07, one call, one run each): 1.109 ms against 1.135 for
+ *           _b2hw3 (Nsight Compute, one launch each: 1.02 against 1.04); not yet timed
+ *           interleaved, so not the default.
  * The TMA forms also need tensor maps of every operand; where the launcher cannot make
  * them, _b2hs4 runs instead. */
 #ifndef TPRIM_CUDA_EVO_PLAN_H
@@ -34,14 +39,14 @@
 #include "../core/internal.h" /* enum tp_evo_form */
 
 /* the blocks, in the order of their name suffixes tp_evo_suffix[] */
-typedef enum { TP_EVO_T2, TP_EVO_T4, TP_EVO_S4, TP_EVO_M4, TP_EVO_W3 } tp_evo_blk;
-static const char *const tp_evo_suffix[5] = {"t2", "t4", "s4", "m4", "w3"};
+typedef enum { TP_EVO_T2, TP_EVO_T4, TP_EVO_S4, TP_EVO_M4, TP_EVO_W3, TP_EVO_P3 } tp_evo_blk;
+static const char *const tp_evo_suffix[6] = {"t2", "t4", "s4", "m4", "w3", "p3"};
 
 typedef struct {
     tp_evo_blk blk;
     int nwg;         /* warpgroups of threads a block (the producer's counted): 2 or 4 */
     int qrows;       /* query rows a work item: 128, 256 or 192 */
-    const char *why; /* why no TMA form (NULL when blk is _b2hm4 or _b2hw3) */
+    const char *why; /* why no TMA form (NULL when blk is _b2hm4, _b2hw3 or _b2hp3) */
 } tp_evo_plan;
 
 /* The block for Sq query rows; heads_batch: heads x batch entries (work items = that x
@@ -57,11 +62,11 @@ static inline tp_evo_plan tp_evo_plan_make(int64_t Sq, int64_t heads_batch, int 
     p.why = p.nwg == 4 ? "not a stream shape (a window, causal, key lengths, one key tile)"
                        : "blocks of two warpgroups";
     if (!stream || p.nwg != 4) return p;
-    if (form == TP_EVO_PRODUCER) {
+    if (form == TP_EVO_PRODUCER || form == TP_EVO_DEFERPV) {
         if (t192 * 192 > t256 * 256) p.why = "items of 192 rows would add rows (the producer form)";
         else if (t192 * heads_batch > lim) p.why = "too many work items";
         else {
-            p.blk = TP_EVO_W3, p.qrows = 192, p.why = NULL;
+            p.blk = form == TP_EVO_DEFERPV ? TP_EVO_P3 : TP_EVO_W3, p.qrows = 192, p.why = NULL;
             return p;
         }
     }

@@ -20,6 +20,7 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include <string.h>
 
 #define CHECK(x)                                                                                            \
     do {                                                                                                    \
@@ -63,7 +64,10 @@ template <int kForm> __global__ void chains(int iters, float seed, float *out, l
         f[c] = seed + 0.01f * (float)(c + threadIdx.x % 7);
         const __half2 h = __floats2half2_rn(f[c], f[c] + 0.5f);
         const __nv_bfloat162 b = __floats2bfloat162_rn(f[c], f[c] + 0.5f);
-        u[c] = kForm == 1 ? *(const unsigned *)&b : *(const unsigned *)&h;
+        unsigned ub, uh;
+        memcpy(&ub, &b, sizeof ub);
+        memcpy(&uh, &h, sizeof uh);
+        u[c] = kForm == 1 ? ub : uh;
     }
     for (int i = 0; i < iters; i++) {
 #pragma unroll

@@ -195,6 +195,16 @@ static void test_environment(void)
     tprim_ctx_free(ctx);
     unsetenv("TPRIM_NUM_THREADS");
     unsetenv("TPRIM_ISA");
+    /* every documented stream form is accepted, on any machine */
+    static const char *const forms[] = {"producer", "deferpv", "tma", "cpasync"};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        setenv("TPRIM_CUDA_STREAM", forms[i], 1);
+        ctx = NULL;
+        CHECK(tprim_ctx_create(&ctx) == TPRIM_OK && ctx != NULL, "TPRIM_CUDA_STREAM=%s: %s", forms[i],
+              tprim_ctx_create_error());
+        tprim_ctx_free(ctx);
+        unsetenv("TPRIM_CUDA_STREAM");
+    }
 }
 
 static void test_hw(void)

@@ -71,6 +71,43 @@ static int key_visible(const tprim_attn_params *pa, const int64_t *idx, int nbd,
     return 1;
 }
 
+/* The logits of query row i of batch entry idx[0 .. nbd) (key length kl), head h (kv head
+ * hk): logit[j] = softcap(scale q.k_j) + biases - alibi, -inf for keys not visible; with
+ * capd, the soft-cap's derivative at each visible key there (1 elsewhere). Returns the
+ * row's maximum (-inf when no key is visible). idx[nbd ..] is left changed. */
+static double row_logits(const tprim_tensor *q, const tprim_tensor *k, const tprim_attn_params *pa, double scale,
+                         int r, int nbd, int64_t *idx, int64_t h, int64_t hk, int64_t i, int64_t kl, int64_t Sq,
+                         int64_t Sk, int64_t D, double slope, double *logit, double *capd)
+{
+    const int64_t ia = i + kl - Sq;
+    double mx = -INFINITY;
+    for (int64_t j = 0; j < Sk; j++) {
+        logit[j] = -INFINITY;
+        if (capd) capd[j] = 1;
+        if (!key_visible(pa, idx, nbd, j, kl, ia)) continue;
+        double s = 0;
+        for (int64_t d = 0; d < D; d++) {
+            idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
+            double qv = oracle_elem(q, idx);
+            idx[nbd] = hk; idx[nbd + 1] = j;
+            s += qv * oracle_elem(k, idx);
+        }
+        s *= scale;
+        if (pa->softcap > 0) {
+            const double t = tanh(s / pa->softcap);
+            s = pa->softcap * t;
+            if (capd) capd[j] = 1 - t * t;
+        }
+        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
+        for (int x = 0; x < 2; x++)
+            if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
+        if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
+        logit[j] = s;
+        if (s > mx) mx = s;
+    }
+    return mx;
+}
+
 /* One call's operands and the rows' destinations: worked on by (batch entry, head). */
 typedef struct {
     const tprim_tensor *q, *k, *v;
@@ -99,29 +136,7 @@ static void oracle_bh(const oracle_job *jb, int64_t b, int64_t h, double *logit)
         slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
     }
     for (int64_t i = 0; i < Sq; i++) {
-        const int64_t ia = i + kl - Sq;
-        double mx = -INFINITY;
-        for (int64_t j = 0; j < Sk; j++) {
-            if (!key_visible(pa, idx, nbd, j, kl, ia)) {
-                logit[j] = -INFINITY;
-                continue;
-            }
-            double s = 0;
-            for (int64_t d = 0; d < D; d++) {
-                idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                double qv = oracle_elem(q, idx);
-                idx[nbd] = hk; idx[nbd + 1] = j;
-                s += qv * oracle_elem(k, idx);
-            }
-            s *= jb->scale;
-            if (pa->softcap > 0) s = pa->softcap * tanh(s / pa->softcap);
-            idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
-            for (int x = 0; x < 2; x++)
-                if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
-            if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
-            logit[j] = s;
-            if (s > mx) mx = s;
-        }
+        const double mx = row_logits(q, k, pa, jb->scale, r, nbd, idx, h, hk, i, kl, Sq, Sk, D, slope, logit, NULL);
         double *o = jb->out + ((b * Hq + h) * Sq + i) * Dv;
         for (int64_t d = 0; d < Dv; d++) o[d] = 0;
         double sum = 0;
@@ -242,32 +257,7 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
                 slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
             }
             for (int64_t i = 0; i < Sq; i++) {
-                const int64_t ia = i + kl - Sq;
-                double mx = -INFINITY;
-                for (int64_t j = 0; j < Sk; j++) {
-                    logit[j] = -INFINITY;
-                    capd[j] = 1;
-                    if (!key_visible(pa, idx, nbd, j, kl, ia)) continue;
-                    double s = 0;
-                    for (int64_t d = 0; d < D; d++) {
-                        idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = d;
-                        double qv = oracle_elem(q, idx);
-                        idx[nbd] = hk; idx[nbd + 1] = j;
-                        s += qv * oracle_elem(k, idx);
-                    }
-                    s *= scale;
-                    if (pa->softcap > 0) {
-                        double t = tanh(s / pa->softcap);
-                        s = pa->softcap * t;
-                        capd[j] = 1 - t * t;
-                    }
-                    idx[nbd] = h; idx[nbd + 1] = i; idx[nbd + 2] = j;
-                    for (int x = 0; x < 2; x++)
-                        if (pa->bias[x]) s += elem_bcast(pa->bias[x], idx, r);
-                    if (pa->alibi_slopes) s -= slope * fabs((double)(ia - j));
-                    logit[j] = s;
-                    if (s > mx) mx = s;
-                }
+                const double mx = row_logits(q, k, pa, scale, r, nbd, idx, h, hk, i, kl, Sq, Sk, D, slope, logit, capd);
                 if (mx == -INFINITY) continue; /* fully masked row: no gradient */
                 double sum = 0;
                 for (int64_t j = 0; j < Sk; j++) {

@@ -299,7 +299,9 @@ static void check_evo_plan(void)
         {1536, 8, 1, TP_EVO_PRODUCER, TP_EVO_W3, 4, 192},
         {256, 200, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256},   /* 192-row items add rows */
         {480, 72, 1, TP_EVO_PRODUCER, TP_EVO_S4, 4, 256},
-        {384, 4096, 1, TP_EVO_PRODUCER, TP_EVO_T2, 2, 128},  /* MSA rows: two warpgroups */
+        {384, 4096, 1, TP_EVO_PRODUCER, TP_EVO_W3, 4, 192},  /* MSA rows: 192 rows add none */
+        {300, 8, 1, TP_EVO_DEFERPV, TP_EVO_P3, 4, 192},
+        {640, 8, 1, TP_EVO_PRODUCER, TP_EVO_T2, 2, 128},    /* 768 rows against 640 */
         {100, 8, 1, TP_EVO_PRODUCER, TP_EVO_T2, 2, 128},
         {768, 3072, 0, TP_EVO_PRODUCER, TP_EVO_T4, 4, 256},  /* not a stream shape */
         {768, 3072, 1, TP_EVO_CPASYNC, TP_EVO_S4, 4, 256},

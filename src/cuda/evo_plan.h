@@ -21,14 +21,15 @@
  *           (the default, TPRIM_CUDA_STREAM=producer) where rounding Sq up to 192 rows
  *           costs no more rows than rounding it up to 256 (Sq = 700 .. 768, 1 344 ..
  *           1 536, ..). H200 (2026-12-06, one call, same-run medians), triangle
- *           attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Not timed where
- *           the blocks are of two warpgroups (MSA rows, Sq = 384, which 192-row items
- *           would also fit), so not taken there;
+ *           attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Also where the
+ *           blocks would be of two warpgroups and 192-row items add no rows to 128-row
+ *           ones (MSA rows, Sq = 384): H100 (2026-12-07, bench/gpu/ab.sh, medians of 3,
+ *           one call) 0.418 ms against 0.547 for _b2ht2;
  *   _b2hp3  _b2hw3 with each tile's P V issued in the warpgroup's next turn, together
  *           with the next tile's S (TPRIM_CUDA_STREAM=deferpv; taken where _b2hw3 would
- *           be). H100 (2026-12-07, one call, one run each): 1.109 ms against 1.135 for
- *           _b2hw3 (Nsight Compute, one launch each: 1.02 against 1.04); not yet timed
- *           interleaved, so not the default.
+ *           be). H100 (2026-12-07, bench/gpu/ab.sh, medians of 3, one call): 1.132 ms
+ *           against 1.128 for _b2hw3 (with its tile loop calling the same tile_s), 1.153
+ *           before; no faster, so not the default.
  * The TMA forms also need tensor maps of every operand; where the launcher cannot make
  * them, _b2hs4 runs instead. */
 #ifndef TPRIM_CUDA_EVO_PLAN_H
@@ -61,15 +62,18 @@ static inline tp_evo_plan tp_evo_plan_make(int64_t Sq, int64_t heads_batch, int 
     p.blk = p.nwg == 4 ? TP_EVO_T4 : TP_EVO_T2;
     p.why = p.nwg == 4 ? "not a stream shape (a window, causal, key lengths, one key tile)"
                        : "blocks of two warpgroups";
-    if (!stream || p.nwg != 4) return p;
+    if (!stream) return p;
     if (form == TP_EVO_PRODUCER || form == TP_EVO_DEFERPV) {
-        if (t192 * 192 > t256 * 256) p.why = "items of 192 rows would add rows (the producer form)";
+        /* 192-row items where they add no rows to the blocks otherwise taken */
+        if (t192 * 192 > (p.nwg == 4 ? t256 * 256 : t128 * 128))
+            p.why = "items of 192 rows would add rows (the producer form)";
         else if (t192 * heads_batch > lim) p.why = "too many work items";
         else {
-            p.blk = form == TP_EVO_DEFERPV ? TP_EVO_P3 : TP_EVO_W3, p.qrows = 192, p.why = NULL;
+            p.blk = form == TP_EVO_DEFERPV ? TP_EVO_P3 : TP_EVO_W3, p.nwg = 4, p.qrows = 192, p.why = NULL;
             return p;
         }
     }
+    if (p.nwg != 4) return p;
     if (t256 * heads_batch > lim) {
         p.why = "too many work items";
         return p;

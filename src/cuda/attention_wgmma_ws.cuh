@@ -217,6 +217,47 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     bool more = item + G < nitems;
     const bool tron = tp_ws_trace_on(wg, tid);
     (void)tron;
+    uint32_t pa[8][4];
+    int sp = 0; /* the stage of the tile whose P is in pa */
+    auto tile_s = [&](float(&s)[kBN / 2], bool first, bool last, auto with_pv) {
+        constexpr bool kPv = decltype(with_pv)::value;
+        TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
+        tp_ws_wait(full0 + st * 8, ph, 3);
+        if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+            tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
+            tp_fence_proxy_async();
+            tp_wg_bar_sync<kWG>(wg);
+        }
+        tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
+        tp_wgb_bias0<T, kBBlk>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane);
+        TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
+        tp_wg_turn(wg);
+        TP_WS_MARK(tron, wg, nd, 2); /* the turn: P V (previous tile) + S issued */
+        tp_wg_fence_regs(s);
+        if constexpr (kPv) {
+            tp_wg_fence_regs(pa);
+            tp_wg_fence_regs(o);
+            if (kTcL) tp_wg_fence_regs(ls);
+        }
+        tp_wg_fence();
+        if constexpr (kPv) tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                 tp_desc_add(d.b, bb * kBBuf));
+        tp_wg_commit();
+        if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
+        tp_wg_wait0();
+        TP_WS_MARK(tron, wg, nd, 3); /* P V + S done: the softmax */
+        tp_wg_fence_regs(s);
+        if constexpr (kPv) {
+            tp_wg_fence_regs(o);
+            if (kTcL) tp_wg_fence_regs(ls);
+            tp_mbar_arrive(empty0 + sp * 8); /* the previous tile's stage is free */
+        }
+        tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
+        if (++bb == 2) bb = 0, bph ^= 1u;
+        sp = st;
+        if (++st == kStages) st = 0, ph ^= 1u;
+    };
     if constexpr (kDefer) {
         /* _b2hp3 (TPRIM_CUDA_STREAM=deferpv): P V of a tile issued in the warpgroup's
          * next turn, just before the next tile's S, so that the tensor cores run one
@@ -226,47 +267,6 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
          * last tile's P V outside the turns, and the rows stored. (The loops are so shaped
          * that every wgmma sequence runs straight from its fence to its commit: a P V
          * issued on a condition made ptxas serialise every wgmma, C7515.) */
-        uint32_t pa[8][4];
-        int sp = 0; /* the stage of the tile whose P is in pa */
-        auto tile_s = [&](float(&s)[kBN / 2], bool first, bool last, auto with_pv) {
-            constexpr bool kPv = decltype(with_pv)::value;
-            TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
-            tp_ws_wait(full0 + st * 8, ph, 3);
-            if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
-                tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
-                tp_fence_proxy_async();
-                tp_wg_bar_sync<kWG>(wg);
-            }
-            tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
-            tp_wgb_bias0<T, kBBlk>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane);
-            TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
-            tp_wg_turn(wg);
-            TP_WS_MARK(tron, wg, nd, 2); /* the turn: P V (previous tile) + S issued */
-            tp_wg_fence_regs(s);
-            if constexpr (kPv) {
-                tp_wg_fence_regs(pa);
-                tp_wg_fence_regs(o);
-                if (kTcL) tp_wg_fence_regs(ls);
-            }
-            tp_wg_fence();
-            if constexpr (kPv) tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
-            tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
-                                     tp_desc_add(d.b, bb * kBBuf));
-            tp_wg_commit();
-            if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
-            tp_wg_wait0();
-            TP_WS_MARK(tron, wg, nd, 3); /* P V + S done: the softmax */
-            tp_wg_fence_regs(s);
-            if constexpr (kPv) {
-                tp_wg_fence_regs(o);
-                if (kTcL) tp_wg_fence_regs(ls);
-                tp_mbar_arrive(empty0 + sp * 8); /* the previous tile's stage is free */
-            }
-            tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
-            if (++bb == 2) bb = 0, bph ^= 1u;
-            sp = st;
-            if (++st == kStages) st = 0, ph ^= 1u;
-        };
         for (;;) { /* item */
             {
                 float s[kBN / 2];
@@ -296,43 +296,15 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             }
         }
     } else {
-        for (;;) { /* tile jt of item */
+        for (;;) { /* tile jt of item: its S as in _b2hp3's turn, without a P V */
             float s[kBN / 2];
-            const bool last = !more && jt + 1 == nt; /* the stream's last tile */
-            TP_WS_STEP(wg, (nd << 4) | 2);
-            TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
-            tp_ws_wait(full0 + st * 8, ph, 3);
-            if (jt == 0) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
-                tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
-                tp_fence_proxy_async();
-                tp_wg_bar_sync<kWG>(wg);
-            }
-            tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
-            const unsigned char *Bw = Bs + (2 * wg + bb) * kBBuf;
-            tp_wgb_bias0<T, kBBlk>(s, Bw, wl, lane);
-            TP_WS_STEP(wg, (nd << 4) | 3);
-            TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
-            tp_wg_turn(wg);
-            TP_WS_STEP(wg, (nd << 4) | 4);
-            TP_WS_MARK(tron, wg, nd, 2); /* the turn: S issued */
-            tp_wg_fence_regs(s);
-            tp_wg_fence();
-            tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
-                                     tp_desc_add(d.b, bb * kBBuf));
-            tp_wg_commit();
-            if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
-            tp_wg_wait0();
-            TP_WS_MARK(tron, wg, nd, 3); /* S done: the softmax */
-            tp_wg_fence_regs(s);
-            tp_mbar_arrive(bempty0 + (2 * wg + bb) * 8); /* this thread is done with the bias buffer */
-            if (++bb == 2) bb = 0, bph ^= 1u;
-            tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, st * kTile),
+            tile_s(s, jt == 0, !more && jt + 1 == nt, tp_ws_flag<false>());
+            tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, sp * kTile),
                                     d.ones);
             TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */
-            tp_wgb_tile_end<kTcL>(o, ls, empty0 + st * 8);
+            tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             TP_WS_MARK(tron, wg, nd, 5); /* P V done */
             nd++;
-            if (++st == kStages) st = 0, ph ^= 1u;
             if (++jt == nt) { /* the item's rows */
                 if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) break;
                 jt = 0;

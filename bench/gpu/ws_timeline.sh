@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/gpu/ws_timeline.sh -- the producer form's consumer timeline on the GPU machine:
-# builds tprim with -DTP_WS_TRACE (src/cuda/attention_wgmma_ws.cuh) in $BUILD (else
-# /tmp/tprim-trace), runs triangle attention (N = L = 768) under each stream form named
-# (default: producer deferpv) and prints bench/gpu/ws_trace.py's table of each.
+# builds tprim with -DTP_WS_TRACE (src/cuda/attention_wgmma_ws.cuh: the kernels and the
+# launcher) in $BUILD (else /tmp/tprim-trace), runs triangle attention (N = L = 768) under
+# each stream form named (default: producer deferpv) and prints bench/gpu/ws_trace.py's
+# table of each.
 #
 #   bench/gpu/ws_timeline.sh [FORM ...]      e.g. bench/gpu/ws_timeline.sh producer deferpv
 #
@@ -13,7 +14,7 @@ b=${BUILD:-/tmp/tprim-trace}
 forms=("$@")
 [ ${#forms[@]} -gt 0 ] || forms=(producer deferpv)
 { cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON -DTPRIM_CUDA_ARCHS="${ARCHS:-90}" \
-    -DTPRIM_NVCC_FLAGS=-DTP_WS_TRACE && cmake --build "$b" -j"$(nproc)"; } > "$b.log" 2>&1 ||
+    -DTPRIM_NVCC_FLAGS=-DTP_WS_TRACE -DCMAKE_C_FLAGS=-DTP_WS_TRACE && cmake --build "$b" -j"$(nproc)"; } > "$b.log" 2>&1 ||
   { tail -20 "$b.log"; echo "TRACE BUILD FAILED"; exit 1; }
 for f in "${forms[@]}"; do
   echo "== TPRIM_CUDA_STREAM=$f"

@@ -387,7 +387,17 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s%s%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "",
            stream && no_tma ? ", loads by cp.async: " : "", stream && no_tma ? no_tma : "");
-    return launch2(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a, stream && !no_tma ? &tm : NULL);
+    const tprim_status st = launch2(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a, stream && !no_tma ? &tm : NULL);
+#ifdef TP_WS_TRACE
+    /* debugging builds (bench/gpu/ws_timeline.sh): the producer form's timeline printed by
+     * a kernel of its own (attention_wgmma_ws.cuh), so that the traced one has no call */
+    void *sm;
+    char m[256];
+    const unsigned one[3] = {1, 1, 1};
+    if (st == TPRIM_OK && ws && !no_tma && tp_ctx_cuda_stream(ctx, p->device_id, &sm) == TPRIM_OK)
+        (void)tp_cu_launch(p->device_id, "tp_ws_trace_dump", one, one, 0, sm, NULL, m, sizeof m);
+#endif
+    return st;
 }
 
 static tprim_status simt_run(tprim_ctx *ctx, const void *prob)

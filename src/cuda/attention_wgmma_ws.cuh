@@ -77,10 +77,13 @@ __device__ __forceinline__ void tp_ws_wait(uint32_t bar, uint32_t parity, int co
 /* A timeline of block 0's consumers, for finding where a tile step's cycles go. Built with
  * -DTP_WS_TRACE (cmake -DTPRIM_NVCC_FLAGS=-DTP_WS_TRACE), the third launch of the form
  * records clock64 at up to 6 points of each of its first 64 tiles (thread 0 of each
- * consumer; the points are named where they are marked) and prints them as lines
- * "wstrace WG TILE C0 .. C5" (-1: not marked) when the consumer ends;
- * bench/gpu/ws_trace.py turns them into a table. The marks are volatile clock reads: they
- * keep their places among the waits and the wgmma instructions. */
+ * consumer; the points are named where they are marked); tp_ws_trace_dump, a kernel of
+ * its own that the launcher runs after each launch of the form in such builds
+ * (attention_cuda.c), prints them once as lines "wstrace WG TILE C0 .. C5" (-1: not
+ * marked); bench/gpu/ws_trace.py turns them into a table. The traced kernel has no call:
+ * a printf in it made ptxas serialise every wgmma of the function (warning C7510), so that
+ * the timeline was not that of the kernel that runs. The marks are volatile clock reads:
+ * they keep their places among the waits and the wgmma instructions. */
 #ifdef TP_WS_TRACE
 __device__ unsigned tp_ws_launches;
 __device__ long long tp_ws_trace[3][64][6];
@@ -97,14 +100,21 @@ __device__ __forceinline__ bool tp_ws_trace_on(int wg, int tid)
             for (int e = 0; e < 6; e++) tp_ws_trace[wg][n][e] = -1;
     return on;
 }
+__device__ unsigned tp_ws_trace_n[3], tp_ws_dumped; /* tiles marked a consumer; printed */
 __device__ __forceinline__ void tp_ws_trace_end(bool on, int wg, int tid, uint32_t nd)
 {
-    if (on)
-        for (uint32_t n = 0; n < nd && n < 64; n++) {
+    if (on) tp_ws_trace_n[wg] = nd < 64 ? nd : 64;
+    if (blockIdx.x == 0 && wg == 0 && tid == 0) atomicAdd(&tp_ws_launches, 1u);
+}
+extern "C" __global__ void tp_ws_trace_dump()
+{
+    if (threadIdx.x != 0 || blockIdx.x != 0 || tp_ws_launches < 3 || tp_ws_dumped) return;
+    tp_ws_dumped = 1;
+    for (int wg = 0; wg < 3; wg++)
+        for (unsigned n = 0; n < tp_ws_trace_n[wg]; n++) {
             const long long *c = tp_ws_trace[wg][n];
             printf("wstrace %d %u %lld %lld %lld %lld %lld %lld\n", wg, n, c[0], c[1], c[2], c[3], c[4], c[5]);
         }
-    if (blockIdx.x == 0 && wg == 0 && tid == 0) atomicAdd(&tp_ws_launches, 1u);
 }
 #else
 #define TP_WS_MARK(on, wg, n, ev) ((void)0)

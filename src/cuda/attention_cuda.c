@@ -394,7 +394,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     void *sm;
     char m[256];
     const unsigned one[3] = {1, 1, 1};
-    if (st == TPRIM_OK && ws && !no_tma && tp_ctx_cuda_stream(ctx, p->device_id, &sm) == TPRIM_OK)
+    if (st == TPRIM_OK && ws && tp_ctx_cuda_stream(ctx, p->device_id, &sm) == TPRIM_OK)
         (void)tp_cu_launch(p->device_id, "tp_ws_trace_dump", one, one, 0, sm, NULL, m, sizeof m);
 #endif
     return st;

@@ -231,6 +231,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     int sp = 0; /* the stage of the tile whose P is in pa */
     auto tile_s = [&](float(&s)[kBN / 2], bool first, bool last, auto with_pv) {
         constexpr bool kPv = decltype(with_pv)::value;
+        TP_WS_STEP(wg, (nd << 4) | 2);
         TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
         tp_ws_wait(full0 + st * 8, ph, 3);
         if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
@@ -240,8 +241,10 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         }
         tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
         tp_wgb_bias0<T, kBBlk>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane);
+        TP_WS_STEP(wg, (nd << 4) | 3);
         TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
         tp_wg_turn(wg);
+        TP_WS_STEP(wg, (nd << 4) | 4);
         TP_WS_MARK(tron, wg, nd, 2); /* the turn: P V (previous tile) + S issued */
         tp_wg_fence_regs(s);
         if constexpr (kPv) {

@@ -71,6 +71,15 @@ static int key_visible(const tprim_attn_params *pa, const int64_t *idx, int nbd,
     return 1;
 }
 
+/* Head h's ALiBi slope for the batch entry in idx[0 .. nbd) (0 without slopes); idx[nbd]
+ * is left changed. */
+static double alibi_slope(const tprim_attn_params *pa, int64_t *idx, int nbd, int64_t h)
+{
+    if (!pa->alibi_slopes) return 0;
+    idx[nbd] = h;
+    return elem_bcast(pa->alibi_slopes, idx, nbd + 1);
+}
+
 /* The logits of query row i of batch entry idx[0 .. nbd) (key length kl), head h (kv head
  * hk): logit[j] = softcap(scale q.k_j) + biases - alibi, -inf for keys not visible; with
  * capd, the soft-cap's derivative at each visible key there (1 elsewhere). Returns the
@@ -130,11 +139,7 @@ static void oracle_bh(const oracle_job *jb, int64_t b, int64_t h, double *logit)
     int64_t idx[TPRIM_MAX_RANK] = {0};
     const int64_t kl = batch_entry(q, pa, nbd, b, Sk, idx);
     const int64_t hk = h / (Hq / Hkv);
-    double slope = 0;
-    if (pa->alibi_slopes) {
-        idx[nbd] = h;
-        slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
-    }
+    const double slope = alibi_slope(pa, idx, nbd, h);
     for (int64_t i = 0; i < Sq; i++) {
         const double mx = row_logits(q, k, pa, jb->scale, r, nbd, idx, h, hk, i, kl, Sq, Sk, D, slope, logit, NULL);
         double *o = jb->out + ((b * Hq + h) * Sq + i) * Dv;
@@ -251,11 +256,7 @@ void oracle_attention_backward(const tprim_tensor *q, const tprim_tensor *k,
         const int64_t kl = batch_entry(q, pa, nbd, b, Sk, idx);
         for (int64_t h = 0; h < Hq; h++) {
             const int64_t hk = h / (Hq / Hkv);
-            double slope = 0;
-            if (pa->alibi_slopes) {
-                idx[nbd] = h;
-                slope = elem_bcast(pa->alibi_slopes, idx, nbd + 1);
-            }
+            const double slope = alibi_slope(pa, idx, nbd, h);
             for (int64_t i = 0; i < Sq; i++) {
                 const double mx = row_logits(q, k, pa, scale, r, nbd, idx, h, hk, i, kl, Sq, Sk, D, slope, logit, capd);
                 if (mx == -INFINITY) continue; /* fully masked row: no gradient */

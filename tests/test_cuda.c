@@ -202,6 +202,14 @@ static int add_tcb_cases(attn_case *cs)
     c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
     c.layout = LAYOUT_BHSD;
     cs[n++] = c;
+    /* MSA rows (Sq = 300: 192-row items add no rows to 128-row ones, the producer form)
+     * whose q has four head and batch dims that are not broadcast: no tensor map takes it,
+     * so the two-warpgroup blocks (_b2ht2) run, not the cp.async form's 256-row items
+     * (evo_plan.h, tp_evo_plan_no_tma; the log says so: run_wgmma) */
+    c.nbd = 3, c.bd[0] = 2, c.bd[1] = 2, c.bd[2] = 3, c.Hq = c.Hkv = 2, c.Sq = 300, c.Sk = 264, c.scale = 0.0f;
+    c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
+    cs[n++] = c;
+    c.nbd = 2, c.bd[0] = 1, c.bd[2] = 0;
     /* the stream form (_b2hs4: four warpgroups, keys the same for every item, two or more
      * key tiles): more items than SMs, so that blocks run several; items of one query tile
      * with two key tiles and no tail (Q buffers reused every other item), GQA; then two
@@ -318,6 +326,19 @@ static void check_evo_plan(void)
               "evo plan Sq %lld form %d: _b2h%s, %d warpgroups, %d rows (%s); want _b2h%s, %d, %d",
               (long long)c[i].Sq, c[i].form, tp_evo_suffix[p.blk], p.nwg, p.qrows, p.why ? p.why : "-",
               tp_evo_suffix[c[i].blk], c[i].nwg, c[i].qrows);
+    }
+    /* no tensor maps: triangle attention on _b2hs4, MSA rows back on two-warpgroup blocks */
+    static const struct {
+        int64_t Sq;
+        tp_evo_blk blk;
+        int nwg, qrows;
+    } n[] = {{768, TP_EVO_S4, 4, 256}, {384, TP_EVO_T2, 2, 128}, {300, TP_EVO_T2, 2, 128}, {1536, TP_EVO_S4, 4, 256}};
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
+        const tp_evo_plan p = tp_evo_plan_no_tma(n[i].Sq, 8, "no maps");
+        CHECK(p.blk == n[i].blk && p.nwg == n[i].nwg && p.qrows == n[i].qrows && p.why && !strcmp(p.why, "no maps"),
+              "evo plan without tensor maps, Sq %lld: _b2h%s, %d warpgroups, %d rows (%s); want _b2h%s, %d, %d",
+              (long long)n[i].Sq, tp_evo_suffix[p.blk], p.nwg, p.qrows, p.why ? p.why : "-",
+              tp_evo_suffix[n[i].blk], n[i].nwg, n[i].qrows);
     }
 }
 
@@ -533,6 +554,7 @@ static int build_tc_cases(attn_case *table, int *n, attn_case *tc)
 #define TCB_NFORMS 12
 static const char *const g_tcb_forms[TCB_NFORMS] = {"t2", "t4", "s4", "m4", "w3", "p3",
                                                     "t2l", "t4l", "s4l", "m4l", "w3l", "p3l"};
+static int g_tcb_no_tma_t2; /* the MSA case without tensor maps ran on _b2ht2 */
 static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
 {
     (void)level;
@@ -544,6 +566,7 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
     const char *q = strstr(p, "_d32_b2h");
     if (!q) return;
     q += strlen("_d32_b2h");
+    if (strncmp(q, "t2l,", 4) == 0 && strstr(q, "not a stream form: more than three head")) g_tcb_no_tma_t2 = 1;
     for (int i = 0; i < TCB_NFORMS; i++) {
         const size_t k = strlen(g_tcb_forms[i]);
         if (strncmp(q, g_tcb_forms[i], k) == 0 && (q[k] == ',' || q[k] == 0)) seen[f16 * TCB_NFORMS + i] = 1;
@@ -562,7 +585,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
 {
     /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
-    attn_case pc[16];
+    attn_case pc[20];
     const int np = add_tcb_cases(pc);
     unsigned char seen[2 * TCB_NFORMS] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
@@ -586,6 +609,7 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
     CHECK(nw == 0 || (npr == np && nfr[0] == 4 && nfr[1] == 4 && nfr[2] == TCB_STREAM_FROM_END),
           "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by cp.async, %d of 4 by TMA, %d of %d with P V "
           "deferred", npr, np, nfr[0], nfr[1], nfr[2], (int)TCB_STREAM_FROM_END);
+    CHECK(nw == 0 || g_tcb_no_tma_t2, "the MSA case without tensor maps did not run on _b2ht2 (tp_evo_plan_no_tma)");
     if (nw > 0)
         for (int i = 0; i < 2 * TCB_NFORMS; i++)
             CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < TCB_NFORMS ? "bf16" : "f16",

@@ -341,7 +341,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * when scale q cannot overflow the dtype: scale <= 1; the block from evo_plan.h (its
      * stream forms for items that all see the same keys, no window, not causal, no key
      * lengths, and two or more key tiles); the TMA forms (_b2hw3, _b2hp3, _b2hm4) when every
-     * operand fits a tensor map, else _b2hs4 */
+     * operand fits a tensor map, else tp_evo_plan_no_tma's block (_b2hs4 or _b2ht2) */
     const int tcb = maskk && p->scale <= 1.0f;
     const int keys_same = a.wl >= TP_CU_UNBOUNDED && a.wr >= TP_CU_UNBOUNDED && !a.has_klen && p->Sk > bn;
     const int sms = tcb && keys_same ? tp_cu_sm_count(p->device_id) : 0;
@@ -351,7 +351,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     const char *no_tma = ep.why;
     if (ep.blk >= TP_EVO_M4) { /* _b2hm4, _b2hw3, _b2hp3 */
         no_tma = make_tmaps(ctx, &a, &tm, (unsigned)ep.qrows);
-        if (no_tma) ep.blk = TP_EVO_S4, ep.qrows = 256; /* the cp.async stream form instead */
+        if (no_tma) ep = tp_evo_plan_no_tma(p->Sq, (int64_t)p->Hq * p->nbatch, no_tma);
     }
     nwg = ep.nwg;
     const int stream = tcb && ep.blk >= TP_EVO_S4, ws = tcb && ep.blk >= TP_EVO_W3;
@@ -386,7 +386,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     }
     tp_log(ctx, TPRIM_LOG_DEBUG, "attention cuda: %s, %lld blocks of %d threads, %zu B shared%s%s%s", name,
            (long long)blocks, 128 * nwg, smem, a.batch_inner ? ", batch innermost (shared bias)" : "",
-           stream && no_tma ? ", loads by cp.async: " : "", stream && no_tma ? no_tma : "");
+           !tcb || !no_tma ? "" : stream ? ", loads by cp.async: " : ", not a stream form: ", tcb && no_tma ? no_tma : "");
     const tprim_status st = launch2(ctx, p, name, blocks, (unsigned)(128 * nwg), smem, &a, stream && !no_tma ? &tm : NULL);
 #ifdef TP_WS_TRACE
     /* debugging builds (bench/gpu/ws_timeline.sh): the producer form's timeline printed by

@@ -31,7 +31,9 @@
  *           against 1.128 for _b2hw3 (with its tile loop calling the same tile_s), 1.153
  *           before; no faster, so not the default.
  * The TMA forms also need tensor maps of every operand; where the launcher cannot make
- * them, _b2hs4 runs instead. */
+ * them, tp_evo_plan_no_tma gives the block instead: _b2hs4 for shapes of four-warpgroup
+ * blocks, _b2ht2 for those whose producer form replaced two-warpgroup blocks (MSA rows:
+ * _b2hs4 would compute 512 rows where _b2ht2 computes 384). */
 #ifndef TPRIM_CUDA_EVO_PLAN_H
 #define TPRIM_CUDA_EVO_PLAN_H
 
@@ -81,6 +83,16 @@ static inline tp_evo_plan tp_evo_plan_make(int64_t Sq, int64_t heads_batch, int 
     p.blk = TP_EVO_S4;
     if (form == TP_EVO_CPASYNC) p.why = "TPRIM_CUDA_STREAM=cpasync";
     else if (form == TP_EVO_TMA) p.blk = TP_EVO_M4, p.why = NULL;
+    return p;
+}
+
+/* The block where the plan was a TMA form (_b2hm4, _b2hw3, _b2hp3) but the launcher could
+ * not make the tensor maps: the cp.async form's plan for the same shape, with why, the
+ * launcher's reason. */
+static inline tp_evo_plan tp_evo_plan_no_tma(int64_t Sq, int64_t heads_batch, const char *why)
+{
+    tp_evo_plan p = tp_evo_plan_make(Sq, heads_batch, 1, TP_EVO_CPASYNC);
+    p.why = why;
     return p;
 }
 

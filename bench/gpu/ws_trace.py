@@ -45,6 +45,23 @@ def main():
         per += [rows[(w, n + 1)][0] - rows[(w, n)][0] for n in ns if n >= skip and (w, n + 1) in rows]
     if per:
         print(f"{'tile period (C0 to next C0)':32s}{statistics.median(per):12.0f} cycles (median of all consumers)")
+    # how many consumers are in the softmax (C3 to C4) at once, over the steady-state span:
+    # a share of that span for 0, 1, 2, 3 of them (a convoy shows as 2 and 3, not 1)
+    iv = [(c[3], c[4]) for (w, n), c in rows.items() if n >= skip and c[3] >= 0 and c[4] >= 0]
+    if iv:
+        lo = min(c[0] for (w, n), c in rows.items() if n == skip and c[0] >= 0)
+        hi = min(max(c[4] for (ww, n), c in rows.items() if ww == w and c[4] >= 0) for w in wgs)
+        ev = sorted([(a, 1) for a, b in iv if b > lo and a < hi] + [(b, -1) for a, b in iv if b > lo and a < hi])
+        share = [0] * (len(wgs) + 2)
+        k, last = 0, lo
+        for x, d in ev:
+            x = min(max(x, lo), hi)
+            share[min(k, len(share) - 1)] += x - last
+            k, last = k + d, x
+        share[min(k, len(share) - 1)] += max(hi - last, 0)
+        tot = max(sum(share), 1)
+        print("consumers in the softmax at once, share of the span: " +
+              "  ".join(f"{i}: {100.0 * v / tot:.0f} %" for i, v in enumerate(share[:len(wgs) + 1])))
     print("\nfirst tiles, cycles from the earliest mark (C0 C1 C2 C3 C4 C5):")
     for n in range(0, min(13, 1 + max(n for _, n in rows))):
         cells = []

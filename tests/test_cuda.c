@@ -198,18 +198,18 @@ static int add_tcb_cases(attn_case *cs)
         c.dt = v & 1 ? TPRIM_F16 : TPRIM_BF16, c.lse = v >> 1;
         cs[n++] = c;
     }
-    c.causal = 0, c.lse = 1;
-    c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
-    c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
     /* MSA rows (Sq = 300: 192-row items add no rows to 128-row ones, the producer form)
      * whose q has four head and batch dims that are not broadcast: no tensor map takes it,
      * so the two-warpgroup blocks (_b2ht2) run, not the cp.async form's 256-row items
      * (evo_plan.h, tp_evo_plan_no_tma; the log says so: run_wgmma) */
     c.nbd = 3, c.bd[0] = 2, c.bd[1] = 2, c.bd[2] = 3, c.Hq = c.Hkv = 2, c.Sq = 300, c.Sk = 264, c.scale = 0.0f;
-    c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
+    c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.causal = 0;
     cs[n++] = c;
-    c.nbd = 2, c.bd[0] = 1, c.bd[2] = 0;
+    c.nbd = 2, c.bd[0] = 1, c.bd[1] = 4, c.bd[2] = 0;
+    c.causal = 0, c.lse = 1;
+    c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
+    c.layout = LAYOUT_BHSD;
+    cs[n++] = c;
     /* the stream form (_b2hs4: four warpgroups, keys the same for every item, two or more
      * key tiles): more items than SMs, so that blocks run several; items of one query tile
      * with two key tiles and no tail (Q buffers reused every other item), GQA; then two
@@ -239,7 +239,8 @@ static int add_tcb_cases(attn_case *cs)
     cs[n++] = c;
     return n;
 }
-/* where add_tcb_cases's four stream cases start: before its last three */
+/* where add_tcb_cases's four stream cases start (the Sq = 700 case, then the three after
+ * it): before its last three, the producer form's */
 enum { TCB_STREAM_FROM_END = 7 };
 
 static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)

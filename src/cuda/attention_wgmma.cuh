@@ -618,6 +618,18 @@ template <int kWG> __device__ __forceinline__ void tp_wg_pass(int wg)
 {
     asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
 }
+/* a second ring of turns, on named barriers 1 + 3 kWG + wg (the producer form's softmax
+ * turns, attention_wgmma_ws.cuh) */
+template <int kWG> __device__ __forceinline__ void tp_wg_turn2(int wg)
+{
+    static_assert(4 * kWG < 16, "named barrier ids up to 15");
+    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + 3 * kWG + wg) : "memory");
+}
+template <int kWG> __device__ __forceinline__ void tp_wg_pass2(int wg)
+{
+    static_assert(4 * kWG < 16, "named barrier ids up to 15");
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + 3 * kWG + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
+}
 /* the 128 threads of warpgroup wg meet on named barrier 1 + kWG + wg */
 template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
 {

@@ -20,7 +20,10 @@
  * The consumers do what _b2hm4's warpgroups do minus every copy, address computation
  * and stage wait of the copy side: per tile the full wait, at an item's first tile the
  * q split, the bias wait, bias 0 into S, the turn (three warpgroups in a ring), the 5
- * k-steps, the bias buffer released, the softmax, P V, the stage released.
+ * k-steps, the bias buffer released, the softmax (in a second ring of turns: below), P V,
+ * the stage released. The softmax turns (2026-12-07): H100, triangle 1.097 against 1.113
+ * ms, 4.49x the memory-efficient SDPA of that call; H200, triangle 1.107 against 1.122
+ * and MSA rows 0.407 against 0.415 (bench/gpu/ab.sh, medians of three interleaved runs).
  * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB, K / V 3 stages 48 KiB,
  * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers; with
  * the 1 KiB alignment 227 088 bytes (of the 232 448 a block may have). */
@@ -309,11 +312,29 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             }
         }
     } else {
+        /* The softmaxes take turns too, in the ring of the S turns (tp_wg_turn2): a
+         * consumer's softmax starts once the previous one's is done, so that at most one
+         * runs at a time and the others' products and loads fill the gaps. Without this
+         * ring, two or three softmaxes ran at once for 59 % of the time, each ~2 000
+         * cycles (ws_timeline.sh on the H100, 2026-12-07; a lone one ~1 330): they slow
+         * each other down more than the wait for the turn costs. A ring around the
+         * exponentials alone was slower (1.182 against 1.113 ms), as were a quarter of them
+         * on the FMA pipes (1.196). Warpgroup kWG - 1 passes first, and not after its
+         * last tile. */
+        if (wg == kWG - 1) tp_wg_pass2<kWG>(wg);
         for (;;) { /* tile jt of item: its S as in _b2hp3's turn, without a P V */
             float s[kBN / 2];
-            tile_s(s, jt == 0, !more && jt + 1 == nt, tp_ws_flag<false>());
-            tp_wgb_tile_pv<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, tp_desc_add(d.v, sp * kTile),
-                                    d.ones);
+            const bool last = !more && jt + 1 == nt;
+            tile_s(s, jt == 0, last, tp_ws_flag<false>());
+            tp_wg_turn2<kWG>(wg);
+            tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, pa);
+            if (!last || wg != kWG - 1) tp_wg_pass2<kWG>(wg);
+            tp_wg_fence_regs(pa);
+            tp_wg_fence_regs(o);
+            if (kTcL) tp_wg_fence_regs(ls);
+            tp_wg_fence();
+            tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+            tp_wg_commit();
             TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */
             tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             TP_WS_MARK(tron, wg, nd, 5); /* P V done */

@@ -4,7 +4,8 @@
 #
 #   bench/gpu/profile.sh CASE [KERNEL-REGEX]    e.g. bench/gpu/profile.sh tri_start_n768
 #
-# Builds build-gpu when missing (BUILD=DIR: that build instead); the report goes to $OUT
+# Builds build-gpu when missing (BUILD=DIR: that build instead; ARCHS="90": machine code for
+# those SM architectures only, a quicker build on a fresh machine); the report goes to $OUT
 # (else /tmp/tprim-gpu). SASS=1 adds the executed count and the stall samples of every
 # machine instruction (Nsight Compute's source page, as CSV: sass_CASE.csv) and its
 # summary by bench/gpu/sass_summary.py (sass_CASE.txt: per opcode, per-tile against
@@ -17,7 +18,9 @@ case_name=${1:?usage: $0 CASE [KERNEL-REGEX]}
 kre=${2:-tp_attn}
 bdir=${BUILD:-build-gpu}
 if [ ! -x "$bdir/tprim" ]; then
-  { cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON &&
+  archs=()
+  [ -n "${ARCHS:-}" ] && archs=(-DTPRIM_CUDA_ARCHS="$ARCHS")
+  { cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DTPRIM_CUDA=ON "${archs[@]}" &&
     cmake --build "$bdir" -j"$(nproc)"; } > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 fi
 ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)

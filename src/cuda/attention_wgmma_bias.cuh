@@ -277,6 +277,19 @@ __device__ __forceinline__ void tp_wgb_issue_pv(float (&o)[16], float (&ls)[4], 
         for (int kk = 0; kk < 8; kk++) tp_wg_rs<T, 8>::run(ls, pa[kk], d1);
     }
 }
+/* P V (and the sums) issued as one wgmma group of its own: the operands fenced, the
+ * issue, the commit; not waited for (tp_wgb_tile_end). */
+template <typename T, bool kTcL>
+__device__ __forceinline__ void tp_wgb_pv_async(float (&o)[16], float (&ls)[4], uint32_t (&pa)[8][4], uint64_t dv,
+                                                uint64_t d1)
+{
+    tp_wg_fence_regs(pa);
+    tp_wg_fence_regs(o);
+    if (kTcL) tp_wg_fence_regs(ls);
+    tp_wg_fence();
+    tp_wgb_issue_pv<T, kTcL>(o, ls, pa, dv, d1);
+    tp_wg_commit();
+}
 template <typename T, bool kTcL>
 __device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
                                                const tp_wg_work &w, int64_t k0, float scale, int t, uint64_t dv,
@@ -284,12 +297,7 @@ __device__ __forceinline__ void tp_wgb_tile_pv(float (&s)[64], float (&o)[16], f
 {
     uint32_t pa[8][4];
     tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, k0, scale, t, pa);
-    tp_wg_fence_regs(pa);
-    tp_wg_fence_regs(o);
-    if (kTcL) tp_wg_fence_regs(ls);
-    tp_wg_fence();
-    tp_wgb_issue_pv<T, kTcL>(o, ls, pa, dv, d1);
-    tp_wg_commit();
+    tp_wgb_pv_async<T, kTcL>(o, ls, pa, dv, d1);
 }
 
 /* The descriptors of both forms: warpgroup wg's q pieces (Q buffer 0), K and V stage 0,

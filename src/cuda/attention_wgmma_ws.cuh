@@ -298,12 +298,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
                 TP_WS_MARK(tron, wg, nd, 4);
                 nd++;
             }
-            tp_wg_fence_regs(pa); /* the last tile's P V */
-            tp_wg_fence_regs(o);
-            if (kTcL) tp_wg_fence_regs(ls);
-            tp_wg_fence();
-            tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
-            tp_wg_commit();
+            tp_wgb_pv_async<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones); /* the last tile's */
             tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             if (nd > 0) TP_WS_MARK(tron, wg, nd - 1, 5); /* the item's last P V done */
             if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) {
@@ -329,12 +324,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             tp_wg_turn2<kWG>(wg);
             tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, pa);
             if (!last || wg != kWG - 1) tp_wg_pass2<kWG>(wg);
-            tp_wg_fence_regs(pa);
-            tp_wg_fence_regs(o);
-            if (kTcL) tp_wg_fence_regs(ls);
-            tp_wg_fence();
-            tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
-            tp_wg_commit();
+            tp_wgb_pv_async<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
             TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */
             tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             TP_WS_MARK(tron, wg, nd, 5); /* P V done */

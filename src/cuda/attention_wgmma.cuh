@@ -607,29 +607,26 @@ __device__ __forceinline__ void tp_cp_async_arrive(uint32_t bar)
 {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
-/* ping-pong (round robin over kWG warpgroups): warpgroup wg waits for its turn on named
- * barrier 1 + wg, and passes the turn to the next on 1 + (wg + 1) mod kWG once its
- * products are issued (each barrier: 128 threads arrive, 128 wait) */
-__device__ __forceinline__ void tp_wg_turn(int wg)
+/* A ring of turns over kWG warpgroups on named barriers kBase + wg: warpgroup wg waits
+ * for its turn on kBase + wg and passes it to the next on kBase + (wg + 1) mod kWG (each
+ * barrier: 128 threads arrive, 128 wait). */
+template <int kBase> __device__ __forceinline__ void tp_wg_ring_turn(int wg)
 {
-    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+    asm volatile("bar.sync %0, 256;\n" ::"r"(kBase + wg) : "memory");
 }
-template <int kWG> __device__ __forceinline__ void tp_wg_pass(int wg)
+template <int kWG, int kBase> __device__ __forceinline__ void tp_wg_ring_pass(int wg)
 {
-    asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
+    static_assert(kBase + kWG <= 16, "named barrier ids up to 15");
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(kBase + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
 }
-/* a second ring of turns, on named barriers 1 + 3 kWG + wg (the producer form's softmax
- * turns, attention_wgmma_ws.cuh) */
-template <int kWG> __device__ __forceinline__ void tp_wg_turn2(int wg)
-{
-    static_assert(4 * kWG < 16, "named barrier ids up to 15");
-    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + 3 * kWG + wg) : "memory");
-}
-template <int kWG> __device__ __forceinline__ void tp_wg_pass2(int wg)
-{
-    static_assert(4 * kWG < 16, "named barrier ids up to 15");
-    asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + 3 * kWG + (wg + 1 == kWG ? 0 : wg + 1)) : "memory");
-}
+/* ping-pong: the ring on barriers 1 .. kWG, warpgroups taking turns to issue their
+ * products */
+__device__ __forceinline__ void tp_wg_turn(int wg) { tp_wg_ring_turn<1>(wg); }
+template <int kWG> __device__ __forceinline__ void tp_wg_pass(int wg) { tp_wg_ring_pass<kWG, 1>(wg); }
+/* a second ring, on barriers 1 + 3 kWG + wg (the producer form's softmax turns,
+ * attention_wgmma_ws.cuh) */
+template <int kWG> __device__ __forceinline__ void tp_wg_turn2(int wg) { tp_wg_ring_turn<1 + 3 * kWG>(wg); }
+template <int kWG> __device__ __forceinline__ void tp_wg_pass2(int wg) { tp_wg_ring_pass<kWG, 1 + 3 * kWG>(wg); }
 /* the 128 threads of warpgroup wg meet on named barrier 1 + kWG + wg */
 template <int kWG> __device__ __forceinline__ void tp_wg_bar_sync(int wg)
 {

@@ -368,8 +368,9 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
      * and of each K stage instead of the mask rows */
     size_t smem;
     if (ws) { /* attention_wgmma_ws.cuh: Q 2 x 2 x 192 x 64, K / V 6 x 8192, bias 3 x 2 x 2 x 80
-                 x 128, the ones blocks, 18 mbarriers, 1 KiB alignment */
-        smem = (size_t)4 * 192 * 64 + 6 * 8192 + 6 * 2 * 80 * 128 + 4096 + 128 + 512 + 144 + 1024;
+                 x 128, the ones blocks and 18 mbarriers (5 KiB), the ones of P V's row-sum
+                 columns (1 KiB), 1 KiB alignment */
+        smem = (size_t)4 * 192 * 64 + 6 * 8192 + 6 * 2 * 80 * 128 + 5120 + 1024 + 1024;
     } else if (tcb) { /* attention_wgmma_bias.cuh: Q as two pieces, K and V in 3 stages, 2 bias
                          blocks a warpgroup of 80 rows x 128 bytes, the ones block (64 x 64
                          bytes), the 6 mbarriers (in 128 bytes), the all-ones block of the row

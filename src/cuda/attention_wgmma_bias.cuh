@@ -265,21 +265,43 @@ __device__ __forceinline__ void tp_wgb_softmax_pack(float (&s)[64], float (&o)[1
     if (kTcL) ls[0] *= al[0], ls[1] *= al[0], ls[2] *= al[1], ls[3] *= al[1];
     else ls[0] = l2[0], ls[2] = l2[1];
 }
+/* The descriptor of a V tile at va (MN-major, 64-byte swizzle) whose second column block,
+ * one leading offset away, is the block of ones at oa (at a higher address): an m64n40
+ * product against it gives P V in its first 32 columns and P's row sums in the last 8. */
+__device__ __forceinline__ uint64_t tp_wgb_desc_v40(uint32_t va, uint32_t oa)
+{
+    return tp_wg_desc(va, oa - va, 8 * 64, tp_sw<32>::kMode);
+}
+/* d moved on by bytes with the block its leading offset reaches kept where it is: the
+ * start address field up, the leading offset field down (neither leaves its field) */
+__device__ __forceinline__ uint64_t tp_desc_slide(uint64_t d, uint32_t bytes)
+{
+    uint64_t r;
+    const uint32_t u = bytes >> 4;
+    asm("mov.b64 %0, {%1, %2};" : "=l"(r) : "r"((uint32_t)d + u - (u << 16)), "r"((uint32_t)(d >> 32)));
+    return r;
+}
 /* The issue part: P V on V at dv into o, and with kTcL the row sums (P 1 on the all-ones
- * block d1) into ls; inside the caller's wgmma fence and commit. */
-template <typename T, bool kTcL>
+ * block d1) into ls; inside the caller's wgmma fence and commit. With kV40 (and kTcL) dv
+ * is tp_wgb_desc_v40's: one m64n40 product a k-step gives both (8 wgmma, not 16). */
+template <typename T, bool kTcL, bool kV40 = false>
 __device__ __forceinline__ void tp_wgb_issue_pv(float (&o)[16], float (&ls)[4], const uint32_t (&pa)[8][4],
                                                 uint64_t dv, uint64_t d1)
 {
-    tp_wg_issue_pv<T, 32, 128>(o, pa, dv);
-    if (kTcL) {
+    if constexpr (kTcL && kV40) {
 #pragma unroll
-        for (int kk = 0; kk < 8; kk++) tp_wg_rs<T, 8>::run(ls, pa[kk], d1);
+        for (int kk = 0; kk < 8; kk++) tp_wgmma_rs_n32x8((T *)0, o, ls, pa[kk], tp_desc_slide(dv, kk * 16 * 64), 1);
+    } else {
+        tp_wg_issue_pv<T, 32, 128>(o, pa, dv);
+        if (kTcL) {
+#pragma unroll
+            for (int kk = 0; kk < 8; kk++) tp_wg_rs<T, 8>::run(ls, pa[kk], d1);
+        }
     }
 }
 /* P V (and the sums) issued as one wgmma group of its own: the operands fenced, the
  * issue, the commit; not waited for (tp_wgb_tile_end). */
-template <typename T, bool kTcL>
+template <typename T, bool kTcL, bool kV40 = false>
 __device__ __forceinline__ void tp_wgb_pv_async(float (&o)[16], float (&ls)[4], uint32_t (&pa)[8][4], uint64_t dv,
                                                 uint64_t d1)
 {
@@ -287,7 +309,7 @@ __device__ __forceinline__ void tp_wgb_pv_async(float (&o)[16], float (&ls)[4], 
     tp_wg_fence_regs(o);
     if (kTcL) tp_wg_fence_regs(ls);
     tp_wg_fence();
-    tp_wgb_issue_pv<T, kTcL>(o, ls, pa, dv, d1);
+    tp_wgb_issue_pv<T, kTcL, kV40>(o, ls, pa, dv, d1);
     tp_wg_commit();
 }
 template <typename T, bool kTcL>

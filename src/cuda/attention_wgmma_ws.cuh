@@ -36,6 +36,10 @@
  * block): full[3], empty[3], then bfull[w][b] at 48 + 8 (2 w + b), bempty[w][b] at 96 +
  * 8 (2 w + b). */
 constexpr int kWsBars = kOnesL + 512;
+/* Byte offset of the block of ones that P V's m64n40 products reach as V's second column
+ * block (1 KiB: 16 keys x 64 bytes, every k-step's descriptor sliding to it) from Os:
+ * after the barriers, 1 KiB-aligned. */
+constexpr int kWsOnesV = 5120;
 
 #ifdef TP_WS_DEBUG
 __device__ volatile unsigned tp_ws_prog[4096]; /* per block and consumer: (tiles done << 4) | step */
@@ -164,6 +168,10 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         tp_mbar_init(bfull0 + threadIdx.x * 8, 1);
         tp_mbar_init(bempty0 + threadIdx.x * 8, 128);
     }
+    if (kTcL && threadIdx.x < 64) { /* the ones of P V's row-sum columns */
+        const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
+        *reinterpret_cast<uint4 *>(Os + kWsOnesV + threadIdx.x * 16) = make_uint4(one, one, one, one);
+    }
     tp_wgb_setup_blocks<T, kWG * 4, kBBlk, 512>(Bs, Os); /* two buffers a consumer */
     __syncthreads();
 
@@ -221,6 +229,12 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
     if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
     const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bs + wg * 2 * kBBuf, wg);
+    /* V of a stage: with kTcL as the first column block of the m64n40 products (the row
+     * sums from the ones one leading offset on) */
+    const uint64_t dv40 = tp_wgb_desc_v40(tp_smem_addr(Vs), tp_smem_addr(Os) + kWsOnesV);
+    auto vdesc = [&](int stage) {
+        return kTcL ? tp_desc_slide(dv40, stage * kTile) : tp_desc_add(d.v, stage * kTile);
+    };
     float o[kD / 2];
 #pragma unroll
     for (int i = 0; i < kD / 2; i++) o[i] = 0.0f;
@@ -256,7 +270,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             if (kTcL) tp_wg_fence_regs(ls);
         }
         tp_wg_fence();
-        if constexpr (kPv) tp_wgb_issue_pv<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+        if constexpr (kPv) tp_wgb_issue_pv<T, kTcL, true>(o, ls, pa, vdesc(sp), d.ones);
         tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
                                  tp_desc_add(d.b, bb * kBBuf));
         tp_wg_commit();
@@ -298,7 +312,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
                 TP_WS_MARK(tron, wg, nd, 4);
                 nd++;
             }
-            tp_wgb_pv_async<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones); /* the last tile's */
+            tp_wgb_pv_async<T, kTcL, true>(o, ls, pa, vdesc(sp), d.ones); /* the last tile's */
             tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             if (nd > 0) TP_WS_MARK(tron, wg, nd - 1, 5); /* the item's last P V done */
             if (!tp_wgs_item_done<T, kBM, kTcL>(a, item, more, qsel, G, nitems, wg, wl, g, t, o, m, ls)) {
@@ -324,7 +338,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             tp_wg_turn2<kWG>(wg);
             tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, pa);
             if (!last || wg != kWG - 1) tp_wg_pass2<kWG>(wg);
-            tp_wgb_pv_async<T, kTcL>(o, ls, pa, tp_desc_add(d.v, sp * kTile), d.ones);
+            tp_wgb_pv_async<T, kTcL, true>(o, ls, pa, vdesc(sp), d.ones);
             TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */
             tp_wgb_tile_end<kTcL>(o, ls, empty0 + sp * 8);
             TP_WS_MARK(tron, wg, nd, 5); /* P V done */

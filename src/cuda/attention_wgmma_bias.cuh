@@ -246,7 +246,8 @@ __device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uin
  * then P V on the stage's V (dv) issued, not waited for. The row sums ls: kTcL, the
  * tensor cores' P 1 on the all-ones block (d1; m64n8k16, issued with P V: every column
  * holds the sums, ls[0] and ls[1] of row g, ls[2] and ls[3] of row g + 8), the sums of P
- * as rounded for P V, 8 wgmma a warp instead of 62 adds a thread (softmax mode 5);
+ * as rounded for P V, 8 wgmma a warp instead of 62 adds a thread (softmax mode 5; the
+ * producer forms fold them into P V's products, one m64n40 a k-step: tp_wgb_desc_v40);
  * otherwise the softmax's f32 sums of this thread's columns (mode 4) in ls[0] and ls[2],
  * summed over the quad at the store. The f32 sums are for lse: the rounded P's sum moves
  * log l by up to ~2^-9 (bf16) on rows of few keys, past lse's 2e-4. */

@@ -25,8 +25,9 @@
  * ms, 4.49x the memory-efficient SDPA of that call; H200, triangle 1.107 against 1.122
  * and MSA rows 0.407 against 0.415 (bench/gpu/ab.sh, medians of three interleaved runs).
  * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB, K / V 3 stages 48 KiB,
- * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers; with
- * the 1 KiB alignment 227 088 bytes (of the 232 448 a block may have). */
+ * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers (5
+ * KiB), the ones of P V's row-sum columns (1 KiB); with the 1 KiB alignment 228 352 bytes
+ * (of the 232 448 a block may have). */
 #ifndef TPRIM_CUDA_ATTENTION_WGMMA_WS_CUH
 #define TPRIM_CUDA_ATTENTION_WGMMA_WS_CUH
 

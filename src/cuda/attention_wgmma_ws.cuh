@@ -24,6 +24,9 @@
  * the stage released. The softmax turns (2026-12-07): H100, triangle 1.097 against 1.113
  * ms, 4.49x the memory-efficient SDPA of that call; H200, triangle 1.107 against 1.122
  * and MSA rows 0.407 against 0.415 (bench/gpu/ab.sh, medians of three interleaved runs).
+ * P V and the row sums as one m64n40 wgmma a k-step (8 register-A wgmma a tile, not 16;
+ * H100, 2026-12-07, same tool): triangle 1.068 against 1.102 ms, 4.62x the
+ * memory-efficient SDPA of that call; MSA rows 0.396 against 0.406.
  * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB, K / V 3 stages 48 KiB,
  * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers (5
  * KiB), the ones of P V's row-sum columns (1 KiB); with the 1 KiB alignment 228 352 bytes

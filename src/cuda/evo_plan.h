@@ -24,7 +24,9 @@
  *           attention N = L = 768: 1.150 ms against 1.266 for _b2hs4. Also where the
  *           blocks would be of two warpgroups and 192-row items add no rows to 128-row
  *           ones (MSA rows, Sq = 384): H100 (2026-12-07, bench/gpu/ab.sh, medians of 3,
- *           one call) 0.418 ms against 0.547 for _b2ht2;
+ *           one call) 0.418 ms against 0.547 for _b2ht2. With P V and the row sums as
+ *           one m64n40 wgmma a k-step (H100, 2026-12-07, one call): triangle 1.068 ms
+ *           against 1.102, MSA rows 0.396 against 0.406;
  *   _b2hp3  _b2hw3 with each tile's P V issued in the warpgroup's next turn, together
  *           with the next tile's S (TPRIM_CUDA_STREAM=deferpv; taken where _b2hw3 would
  *           be). H100 (2026-12-07, bench/gpu/ab.sh, medians of 3, one call): 1.132 ms

@@ -62,10 +62,15 @@ double bench_median_ms(void (*fn)(void *arg, int rep), void *arg, int warmup, in
 /* Fill n elements of dtype at p with uniform values in [-amp, amp). */
 void bench_fill(void *p, tprim_dtype dt, int64_t n, uint64_t seed, float amp);
 
-/* Whether case `name` passes the --filter. */
+/* Whether case `name` passes the --filter: the name contains the filter's text, or, when
+ * the filter ends in '$', ends with the text before it ("tri_start_n768$" keeps that case
+ * and not tri_start_n768_f32bias). */
 static inline int bench_selected(const bench_run *b, const char *name)
 {
-    return !b->filter || strstr(name, b->filter) != NULL;
+    if (!b->filter) return 1;
+    const size_t nf = strlen(b->filter), nn = strlen(name);
+    if (nf > 0 && b->filter[nf - 1] == '$') return nf - 1 <= nn && strncmp(name + nn - (nf - 1), b->filter, nf - 1) == 0;
+    return strstr(name, b->filter) != NULL;
 }
 
 /* Suites */

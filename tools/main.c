@@ -13,6 +13,7 @@ static void usage(FILE *f)
             "  bench [--suite NAME|all] [--json FILE] [--threads N] [--quick] [--filter TEXT]\n"
             "                                   run benchmark suites (attention, evoformer; default\n"
             "                                   attention); --filter keeps cases whose name has TEXT\n"
+            "                                   (TEXT$: whose name ends with TEXT)\n"
             "  version                          print the library version\n");
 }
 

@@ -74,6 +74,7 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
         break;
     case BIAS_PAIR:
     case BIAS_PAIR_INF:
+    case BIAS_PAIR_RAMP:
         for (int d = 0; d < c->nbd; d++) shape[d] = 1;
         break;
     case BIAS_2D:
@@ -105,6 +106,12 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
         const int64_t n0 = c->Sq * c->Sk;
         for (int64_t i = 0; i < n0 && i < n; i++)
             if ((rng_u64(R) % 97) == 0) gt_set(g, i, -INFINITY);
+    } else if (kind == BIAS_PAIR_RAMP) { /* contiguous [Hq, Sq, Sk] */
+        static const double rise[3] = {4.0, 12.0, 30.0};
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t j = i % c->Sk, h = i / (c->Sq * c->Sk) % c->Hq;
+            gt_set(g, i, gt_get(g, i) + rise[h % 3] * (double)j / 128.0);
+        }
     } else if (kind == BIAS_NEG_INF) {
         int64_t last = g->t.shape[r - 1];
         for (int64_t i = 0; i < n; i++)

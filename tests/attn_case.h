@@ -17,6 +17,9 @@ enum {
     BIAS_ROWCONST,  /* [batch..., Hq, Sq, 1] f32 (key stride 0) */
     BIAS_KEYROW,    /* [batch..., 1, 1, Sk] f32, random values with -inf entries (a general mask bias) */
     BIAS_PAIR_INF,  /* as BIAS_PAIR, with -inf entries in head 0 only (some work items see them) */
+    BIAS_PAIR_RAMP, /* as BIAS_PAIR, plus a rise along the keys: head h adds 4, 12 or 30 (h mod 3)
+                     * a block of 128 keys, so that later key tiles' logits pass the earlier
+                     * ones' by up to ~43 log2 units (the online softmax's rescaling) */
     BIAS_COUNT_
 };
 

@@ -237,11 +237,20 @@ static int add_tcb_cases(attn_case *cs)
     cs[n++] = c;
     c.Sq = 760, c.Sk = 296, c.dt = TPRIM_BF16, c.lse = 1; /* (bias rows of 16-byte multiples: TMA) */
     cs[n++] = c;
+    /* the producer form's fast tiles (no tail: every tile after an item's first skips the
+     * row maxima) under pair biases rising along the keys: three heads whose logits rise
+     * by ~6, ~17 and ~43 log2 units a tile, so that rows are rescaled by powers of two
+     * and tiles redone with the maxima (bf16, then f16 with its smaller bound) */
+    c.bd[1] = 3, c.Hq = c.Hkv = 3, c.Sq = 740, c.Sk = 640, c.dt = TPRIM_BF16, c.scale = 0.0f, c.lse = 0;
+    c.bias[0] = BIAS_PAIR_RAMP, c.bias[1] = BIAS_MASK, c.layout = LAYOUT_BHSD;
+    cs[n++] = c;
+    c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_RAMP;
+    cs[n++] = c;
     return n;
 }
 /* where add_tcb_cases's four stream cases start (the Sq = 700 case, then the three after
- * it): before its last three, the producer form's */
-enum { TCB_STREAM_FROM_END = 7 };
+ * it): before its last five, the producer form's */
+enum { TCB_STREAM_FROM_END = 9 };
 
 static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
 {
@@ -579,7 +588,7 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
  * The tensor-core-bias cases run on the default context (the stream form with a producer
  * warpgroup, _b2hw3, where its 192-row items add no rows, else _b2hs4); the four stream cases
  * run again on contexts made with TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4),
- * and the seven stream cases on one made with =deferpv (_b2hp3 where _b2hw3 ran); every
+ * and the nine stream cases on one made with =deferpv (_b2hp3 where _b2hw3 ran); every
  * one of the 24 evoformer instances must have run (the kernel names from the debug
  * log). */
 static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)

@@ -20,6 +20,7 @@ static const attn_shape attn_shapes[] = {
     {"b4_h16_s4096_d64", 4, 16, 16, 4096, 64, 0, 0},
     {"b2_h16_s4096_d256", 2, 16, 16, 4096, 256, 0, 0},
     {"gqa32_8_s8192_d128_causal", 1, 32, 8, 8192, 128, 1, 0},
+    {"b8_h16_s4096_d32", 8, 16, 16, 4096, 32, 0, 0}, /* the plain D = 32 kernel (no bias) */
 };
 /* evoformer: B is the flattened batch B x N; the mask bias is [B*N, 1, 1, L] and the
  * pair bias [1, H, L, L] is shared by every row (OpenFold's [B, N, 1, 1, L] and

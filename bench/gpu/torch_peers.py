@@ -29,6 +29,7 @@ ATTN_CASES = [
     ("b4_h16_s4096_d64", 4, 16, 16, 4096, 64, False),
     ("b2_h16_s4096_d256", 2, 16, 16, 4096, 256, False),
     ("gqa32_8_s8192_d128_causal", 1, 32, 8, 8192, 128, True),
+    ("b8_h16_s4096_d32", 8, 16, 16, 4096, 32, False),
 ]
 # name, B, N (rows), H, L (attended length), D; bf16 (-1e9 does not fit in f16), and f32
 # (everything f32, as OpenFold runs by default) under tprim's name NAME_f32bias

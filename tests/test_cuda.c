@@ -237,10 +237,10 @@ static int add_tcb_cases(attn_case *cs)
     cs[n++] = c;
     c.Sq = 760, c.Sk = 296, c.dt = TPRIM_BF16, c.lse = 1; /* (bias rows of 16-byte multiples: TMA) */
     cs[n++] = c;
-    /* the producer form's fast tiles (no tail: every tile after an item's first skips the
-     * row maxima) under pair biases rising along the keys: three heads whose logits rise
-     * by ~6, ~17 and ~43 log2 units a tile, so that rows are rescaled by powers of two
-     * and tiles redone with the maxima (bf16, then f16 with its smaller bound) */
+    /* the producer form under pair biases rising along the keys (no key tail): three heads
+     * whose logits rise by ~6, ~17 and ~43 log2 units a tile, so that every tile's row
+     * maxima move and O and the row sums are rescaled far (bf16, then f16, whose P has the
+     * smaller range) */
     c.bd[1] = 3, c.Hq = c.Hkv = 3, c.Sq = 740, c.Sk = 640, c.dt = TPRIM_BF16, c.scale = 0.0f, c.lse = 0;
     c.bias[0] = BIAS_PAIR_RAMP, c.bias[1] = BIAS_MASK, c.layout = LAYOUT_BHSD;
     cs[n++] = c;

@@ -15,7 +15,9 @@
  * H100 (2026-12-07): ex2.approx.ftz.f32 4 176 G results/s, 16 a clock a SM (0.434 ms for
  * the triangle's scores); the packed bf16x2 and f16x2 forms give the same results a
  * second: ptxas makes each two MUFU.EX2 (one a half) and a PRMT, so on sm_90 packing
- * does not double the rate. */
+ * does not double the rate. The softmax's pack of P (cvt.rn.bf16x2.f32, F2FP): 16 534 G/s,
+ * 63 a clock a SM; two exponentials and a pack a round: 24 instructions a clock a SM, the
+ * exponentials' 16: the pack does not use the exponential's unit (H100, 2026-12-07). */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -45,6 +47,15 @@ __device__ __forceinline__ unsigned ex2_bf16x2(unsigned x)
     asm volatile("ex2.approx.ftz.bf16x2 %0, %1;" : "=r"(y) : "r"(x ^ 0x80008000u));
     return y;
 }
+/* the softmax's pack of two probabilities into the bf16 pair of P V's A fragment
+ * (F2FP.BF16.F32.PACK_AB); the result's bits read as an f32 stay near the input, so that a
+ * chain needs no instruction besides it */
+__device__ __forceinline__ float cvt_bf16x2(float x)
+{
+    unsigned y;
+    asm volatile("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(y) : "f"(x), "f"(x));
+    return __uint_as_float(y);
+}
 __device__ __forceinline__ unsigned ex2_f16x2(unsigned x)
 {
     unsigned y;
@@ -52,7 +63,9 @@ __device__ __forceinline__ unsigned ex2_f16x2(unsigned x)
     return y;
 }
 
-/* form 0: f32, 1: bf16x2, 2: f16x2. out[blockIdx] keeps the chains alive; cyc[blockIdx]
+/* form 0: f32, 1: bf16x2, 2: f16x2, 3: the bf16x2 pack alone, 4: two f32 exponentials and
+ * one pack (the softmax's mix: if the pack shares the exponential's unit, a round takes 3
+ * of its issue slots, else 2). out[blockIdx] keeps the chains alive; cyc[blockIdx]
  * the block's clock64 span (thread 0). */
 template <int kForm> __global__ void chains(int iters, float seed, float *out, long long *cyc)
 {
@@ -73,13 +86,15 @@ template <int kForm> __global__ void chains(int iters, float seed, float *out, l
 #pragma unroll
         for (int c = 0; c < kChains; c++) {
             if (kForm == 0) f[c] = ex2_f32(f[c]);
+            else if (kForm == 3) f[c] = cvt_bf16x2(f[c]);
+            else if (kForm == 4) f[c] = cvt_bf16x2(ex2_f32(ex2_f32(f[c])));
             else if (kForm == 1) u[c] = ex2_bf16x2(u[c]);
             else u[c] = ex2_f16x2(u[c]);
         }
     }
     float s = 0.0f;
 #pragma unroll
-    for (int c = 0; c < kChains; c++) s += kForm == 0 ? f[c] : (float)(u[c] & 0xffffu);
+    for (int c = 0; c < kChains; c++) s += kForm == 0 || kForm >= 3 ? f[c] : (float)(u[c] & 0xffffu);
     if (s == 12345.678f) out[blockIdx.x] = s; /* never true in practice; keeps the work */
     if (threadIdx.x == 0) cyc[blockIdx.x] = clock64() - c0;
 }
@@ -128,6 +143,8 @@ int main()
     int rc = run<0>("ex2.approx.ftz.f32", 1, p.multiProcessorCount, out, cyc);
     rc |= run<1>("ex2.approx.ftz.bf16x2", 2, p.multiProcessorCount, out, cyc);
     rc |= run<2>("ex2.approx.f16x2", 2, p.multiProcessorCount, out, cyc);
+    rc |= run<3>("cvt.rn.bf16x2.f32", 1, p.multiProcessorCount, out, cyc);
+    rc |= run<4>("2 ex2 + 1 cvt (instrs)", 3, p.multiProcessorCount, out, cyc);
     cudaFree(out);
     cudaFree(cyc);
     return rc;

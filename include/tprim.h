@@ -464,7 +464,11 @@ typedef struct tprim_attn_params {
  * cores add both: scale q is split into two pieces of the dtype (hi + lo, 16 bits of it
  * for bf16, 22 for f16), the per-row bias is the f32 accumulator's start value and the
  * mask bias enters as ones times its row, every product exact and summed in f32 (IEEE
- * semantics for infinite biases). With 1 < scale <= 2^10
+ * semantics for infinite biases); the default form for batches of rows that see the same
+ * keys (the producer form) holds the logits in units of 1 / f instead, scale = 2^e f
+ * with f in [1, 2): 2^e q exact, the per-row bias times 1 / f in f32, the mask bias
+ * against 1 / f in three pieces of the dtype (exact), f applied in the exponent.
+ * With 1 < scale <= 2^10
  * the tensor cores add the mask bias only (one more k-step of q.k, 1 / scale in three
  * pieces). q, k, v rows 16-byte aligned with unit column stride; chosen first where it
  * accepts), "cuda" (tensor cores, sm_80+, every option; bf16, f16, and f32 as above)

@@ -10,6 +10,7 @@
 #include "attn_case.h"
 #include "cuda/evo_plan.h"
 #include "cuda/fast_div.h"
+#include "cuda/scale_units.h"
 #include "cuda/tmap_plan.h"
 #include "cuda/tf32_split.h"
 
@@ -370,6 +371,52 @@ static int tmap_offsets_agree(const tp_tmap_plan *pl, const tp_cu_op *o, const i
     return 1;
 }
 
+/* scale_units.h: for scales of both kinds (powers of two, where g = 1 and one piece;
+ * others) and both dtypes, 2^e is a power of two with scale / 2^e in [1, 2); g is its
+ * inverse to f32 rounding and sc its product with log2(e); the pieces are of the dtype,
+ * none negative, the zero ones last (n1 counts the others), and their sum is g exactly. */
+static void check_scale_units(void)
+{
+    float scales[40] = {0x1p-10f, 0.125f, 0.5f, 1.0f, 0.9f, 0.8f, 0.3f, 0.17677669529663687f /* D = 32 */,
+                        0.0883883476483184f /* D = 128 */, 0.10206207261596575f /* D = 96 */};
+    uint64_t x = 88172645463325252ull;
+    for (int i = 10; i < 40; i++) { /* random scales in [2^-10, 1] */
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        scales[i] = ldexpf(1.0f + (float)(x >> 40) * 0x1p-24f, -(int)(x % 10) - 1);
+    }
+    int bad = 0, n1s[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 40; i++)
+        for (int d = 0; d < 2; d++) {
+            const int32_t dt = d ? TP_CU_F16 : TP_CU_BF16;
+            tp_cu_units u;
+            tp_cu_units_make(&u, scales[i], dt);
+            int e;
+            const int pow2 = frexpf(u.qmul, &e) == 0.5f;
+            const double f = (double)scales[i] / u.qmul;
+            int ok = pow2 && f >= 1.0 && f < 2.0 && fabs(u.g * f - 1.0) <= 0x1p-24 * 2 &&
+                     fabs(u.sc / f / 1.4426950408889634 - 1.0) <= 0x1p-23 && u.n1 >= 1 && u.n1 <= 3;
+            double sum = 0;
+            for (int k = 0; k < 3; k++) {
+                const float p = u.p[k];
+                uint32_t b;
+                memcpy(&b, &p, 4);
+                const int repr = dt == TP_CU_BF16 ? (b & 0xffffu) == 0
+                                                  : (p >= 0x1p-14f ? (b & 0x1fffu) == 0 && p <= 65504.0f
+                                                                   : p * 0x1p24f == floorf(p * 0x1p24f));
+                ok = ok && repr && p >= 0.0f && ((k < u.n1) == (p != 0.0f));
+                sum += p;
+            }
+            ok = ok && sum == (double)u.g;
+            if (u.n1 >= 1 && u.n1 <= 3) n1s[u.n1]++;
+            if (!ok && bad++ < 3)
+                CHECK(0, "scale units of %a (%s): qmul %a g %a sc %a pieces %a %a %a n1 %d", scales[i],
+                      d ? "f16" : "bf16", u.qmul, u.g, u.sc, u.p[0], u.p[1], u.p[2], u.n1);
+        }
+    CHECK(bad == 0, "scale units: %d of 80 wrong", bad);
+    CHECK(n1s[1] > 0 && n1s[3] > 0, "scale units: the cases cover one and three pieces (%d, %d, %d)", n1s[1],
+          n1s[2], n1s[3]);
+}
+
 /* tmap_plan.h: the dims, byte strides and coordinate selectors of the TMA form's maps for
  * the layouts the evoformer shapes come in, and its refusals. */
 static void check_tmap_plan(void)
@@ -645,6 +692,7 @@ void suite_cuda_wgmma(void)
     check_tf32_split();
     check_fast_div();
     check_tmap_plan();
+    check_scale_units();
     check_evo_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
@@ -662,6 +710,7 @@ void suite_cuda(void)
     check_tf32_split();
     check_fast_div();
     check_tmap_plan();
+    check_scale_units();
     check_evo_plan();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;

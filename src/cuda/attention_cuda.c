@@ -43,6 +43,7 @@
  * the blocks in flight together read the same bias tile from L2. */
 #include "cuda_attn.h"
 #include "cuda_driver.h"
+#include "scale_units.h"
 #include "evo_plan.h"
 #include "tmap_plan.h"
 
@@ -355,6 +356,7 @@ static tprim_status wgmma_run(tprim_ctx *ctx, const void *prob)
     }
     nwg = ep.nwg;
     const int stream = tcb && ep.blk >= TP_EVO_S4, ws = tcb && ep.blk >= TP_EVO_W3;
+    if (ws) tp_cu_units_make(&a.un, p->scale, a.dtype); /* S in units of 1 / f (scale_units.h) */
     int64_t blocks = grid_blocks(&a, p, ep.qrows);
     if (stream && blocks > sms) blocks = sms;
     char name[64];

@@ -99,16 +99,36 @@ __device__ __forceinline__ void tp_wgb_load_bias(unsigned char *dst, const TB *b
 
 /* The ones block: the A operand of the mask bias's k-step, 64 rows x 32 columns of the
  * dtype in the 64-byte swizzle (K-major, one column block), 1 at column 0 of every row and
- * 0 elsewhere (columns 16 .. 31 are never read). Written by the block's threads (256
- * 16-byte chunks; chunk p holds row p / 4, columns 8 w .. 8 w + 7 with w = (p mod 4) ^
- * phase(row)). */
-template <typename T> __device__ __forceinline__ void tp_wgb_ones(unsigned char *dst, int tid, int nthreads)
+ * 0 elsewhere (columns 16 .. 31 are never read); or (the producer form's units,
+ * scale_units.h) the three pieces of g, p0 .. p2, at columns 0 .. 2. Written by the block's
+ * threads (256 16-byte chunks; chunk p holds row p / 4, columns 8 w .. 8 w + 7 with w =
+ * (p mod 4) ^ phase(row)). */
+template <typename T>
+__device__ __forceinline__ void tp_wgb_ones(unsigned char *dst, int tid, int nthreads, float p0 = 1.0f,
+                                            float p1 = 0.0f, float p2 = 0.0f)
 {
-    const uint32_t one = tp_mma_type<T>::pack(1.0f, 0.0f);
+    typedef tp_mma_type<T> M;
+    const uint32_t c01 = M::pack(p0, p1), c2 = M::pack(p2, 0.0f);
     for (int p = tid; p < 256; p += nthreads) {
         const int r = p >> 2, w = (p & 3) ^ tp_sw<32>::phase(r);
-        *reinterpret_cast<uint4 *>(dst + p * 16) = make_uint4(w == 0 ? one : 0u, 0u, 0u, 0u);
+        *reinterpret_cast<uint4 *>(dst + p * 16) = make_uint4(w == 0 ? c01 : 0u, w == 0 ? c2 : 0u, 0u, 0u);
     }
+}
+
+/* 2^e q in place (qmul = 2^e: exact): the 16-byte chunk (8 elements of q) at p */
+template <typename T> __device__ __forceinline__ void tp_wgb_scale_q(unsigned char *p, float qmul)
+{
+    typedef tp_mma_type<T> M;
+    uint4 *c = reinterpret_cast<uint4 *>(p);
+    const uint4 v = *c;
+    const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+    uint32_t r[4];
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
+        r[e] = M::pack(f.x * qmul, f.y * qmul);
+    }
+    *c = make_uint4(r[0], r[1], r[2], r[3]);
 }
 
 /* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
@@ -135,14 +155,17 @@ template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(un
 /* s (holding bias 0) += (scale q) K^T + 1 b1 for one warpgroup, one chain of 5 k-steps:
  * the q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then
  * the ones block (d1) against rows 64 .. 79 of the bias buffer (db: bias 1's row, then
- * zeros). */
-template <typename T, int kLo>
+ * zeros). With kQSteps = 2 (the producer form's units, scale_units.h): (2^e q) K^T, one
+ * piece (2 k-steps), then the pieces of g against the copies of b1, the 16 rows at db
+ * itself (the K / V stage's mask block; 3 k-steps in all). */
+template <typename T, int kLo, int kQSteps = 4>
 __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t d1, uint64_t db)
 {
+    static_assert(kQSteps == 2 || kQSteps == 4, "q as one piece or two");
 #pragma unroll
-    for (int ks = 0; ks < 4; ks++) /* hi, hi, lo, lo */
+    for (int ks = 0; ks < kQSteps; ks++) /* hi, hi, lo, lo */
         tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32), 1);
-    tp_wgmma_sst_n128((T *)0, s, d1, tp_desc_add(db, 64 * 128), 1);
+    tp_wgmma_sst_n128((T *)0, s, d1, kQSteps == 2 ? db : tp_desc_add(db, 64 * 128), 1);
 }
 
 /* Bias 0 of this thread's S fragment (rows 16 wl + g and + 8 of the warpgroup, keys 8 n +
@@ -151,8 +174,9 @@ __device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint
  * 2 i + mi / 2, row half mi mod 2), mi = lane / 8, lane giving row lane mod 8 of its
  * matrix; register q of it is s[4 n + 2 r], s[4 n + 2 r + 1] for n = 2 i + q / 2, r = q
  * mod 2. */
-template <typename T, int kBBlk>
-__device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char *buf, int wl, int lane)
+template <typename T, int kBBlk, bool kG = false>
+__device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char *buf, int wl, int lane,
+                                             float g = 1.0f)
 {
     const int mi = lane >> 3, x = lane & 7, y = (mi >> 1) ^ x;
     const unsigned char *br = buf + (16 * wl + 8 * (mi & 1) + x) * 128;
@@ -163,8 +187,8 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
 #pragma unroll
         for (int q = 0; q < 4; q++) {
             const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[q]));
-            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1)] = f.x;
-            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1) + 1] = f.y;
+            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1)] = kG ? f.x * g : f.x; /* kG: g B0 (units) */
+            s[4 * (2 * i + (q >> 1)) + 2 * (q & 1) + 1] = kG ? f.y * g : f.y;
         }
     }
 }
@@ -175,10 +199,11 @@ __device__ __forceinline__ void tp_wgb_bias0(float (&s)[64], const unsigned char
  * blocks at Bs zero (for good); the generic writes fenced for the tensor cores (the
  * caller's block barrier follows). */
 template <typename T, int kNBlk, int kBBlk, int kThreads>
-__device__ __forceinline__ void tp_wgb_setup_blocks(unsigned char *Bs, unsigned char *Os)
+__device__ __forceinline__ void tp_wgb_setup_blocks(unsigned char *Bs, unsigned char *Os, float p0 = 1.0f,
+                                                    float p1 = 0.0f, float p2 = 0.0f)
 {
     constexpr int kZ0 = 65, kZC = (kBBlk / 128 - kZ0) * 8;
-    tp_wgb_ones<T>(Os, threadIdx.x, kThreads);
+    tp_wgb_ones<T>(Os, threadIdx.x, kThreads, p0, p1, p2);
     if (threadIdx.x < 32) {
         const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
         *reinterpret_cast<uint4 *>(Os + kOnesL + threadIdx.x * 16) = make_uint4(one, one, one, one);
@@ -256,11 +281,11 @@ __device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uin
 template <typename T, bool kTcL>
 __device__ __forceinline__ void tp_wgb_softmax_pack(float (&s)[64], float (&o)[16], float (&m)[2], float (&ls)[4],
                                                     const tp_wg_work &w, int64_t k0, float scale, int t,
-                                                    uint32_t (&pa)[8][4])
+                                                    uint32_t (&pa)[8][4], float sc = TP_LOG2E)
 {
     float al[2];
     float l2[2] = {ls[0], ls[2]};
-    tp_wg_softmax<128, kTcL ? 5 : 4, T>(s, m, l2, al, w, k0, scale, TP_LOG2E, t, (const T *)NULL,
+    tp_wg_softmax<128, kTcL ? 5 : 4, T>(s, m, l2, al, w, k0, scale, sc, t, (const T *)NULL,
                                          (const float *)NULL);
     tp_wg_rescale_pack<T, 32, 128>(o, al, s, pa);
     if (kTcL) ls[0] *= al[0], ls[1] *= al[0], ls[2] *= al[1], ls[3] *= al[1];
@@ -490,6 +515,13 @@ __device__ __forceinline__ void tp_wgs_split_rows(unsigned char *qw, int tid, fl
 #pragma unroll
     for (int i = 0; i < 2; i++)
         tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4), scale);
+}
+/* the same rows as 2^e q in place, one piece (the producer form's units) */
+template <typename T> __device__ __forceinline__ void tp_wgs_scale_rows(unsigned char *qw, int tid, float qmul)
+{
+    const int cc = tid & 3, r0 = tid >> 2;
+#pragma unroll
+    for (int i = 0; i < 2; i++) tp_wgb_scale_q<T>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4), qmul);
 }
 
 /* A stream form's item done: its rows stored (the item decoded again; rows 64 wg + 16 wl

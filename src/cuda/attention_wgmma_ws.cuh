@@ -10,16 +10,26 @@
  * producer warpgroup gives up registers (setmaxnreg.dec to 40) so that the consumers can
  * take 152 (setmaxnreg.inc): 128 (40 + 3 x 152) = 63 488 of the 65 536. Two of its warps
  * work, one lane each:
- *   - warp 0, lane 0: K and V of every tile of the block's stream (and an item's Q, 192
- *     rows, with its first tile) by TMA into three stages; full[s] (count 1, expect_tx)
- *     and empty[s] (count 384: every consumer thread after its P V of the tile);
- *   - warp 1, lane 0: each consumer's bias tile (bias 0's 64 rows, bias 1's row) by TMA
- *     into that consumer's two buffers, a tile ahead; bfull[w][b] (count 1, expect_tx),
- *     bempty[w][b] (count 128: consumer w's threads once their S is done, which is when
- *     the mask rows have been read by the tensor cores and bias 0 by ldmatrix).
+ *   - warp 0, lane 0: K and V of every tile of the block's stream, with the tile's row of
+ *     bias 1 (the mask bias) once for each nonzero piece of g into the stage's mask block
+ *     (and an item's Q, 192 rows, with its first tile) by TMA into three stages; full[s]
+ *     (count 1, expect_tx) and empty[s] (count 384: every consumer thread after its P V
+ *     of the tile);
+ *   - warp 1, lane 0: each consumer's tile of bias 0 (64 rows) by TMA into that
+ *     consumer's two buffers, a tile ahead; bfull[w][b] (count 1, expect_tx), bempty[w][b]
+ *     (count 128: consumer w's threads once their S is done).
+ * S is held in units of 1 / f (scale = 2^e f, scale_units.h): S = (2^e q) K^T + g B0 +
+ * g b1, 3 k-steps (2^e q exact, one piece; g B0 one multiply an element as bias 0 becomes
+ * S's start value; g in three pieces of the dtype as the ones block's first columns
+ * against the copies of b1), the softmax's exponent taking f log2(e). Against scale q as
+ * hi + lo (5 k-steps, q's pieces and K read twice from shared memory: the other forms):
+ * H100, 2026-12-07, bench/gpu/ab.sh, medians of three interleaved runs: triangle 1.019
+ * against 1.075 ms, MSA rows 0.382 against 0.396. (With the copies of b1 in each
+ * consumer's bias buffer, three times the small copies from warp 1: 1.140 against
+ * 1.090.)
  * The consumers do what _b2hm4's warpgroups do minus every copy, address computation
  * and stage wait of the copy side: per tile the full wait, at an item's first tile the
- * q split, the bias wait, bias 0 into S, the turn (three warpgroups in a ring), the 5
+ * q scaled, the bias wait, g B0 into S, the turn (three warpgroups in a ring), the 3
  * k-steps, the bias buffer released, the softmax (in a second ring of turns: below), P V,
  * the stage released. The softmax turns (2026-12-07): H100, triangle 1.097 against 1.113
  * ms, 4.49x the memory-efficient SDPA of that call; H200, triangle 1.107 against 1.122
@@ -27,7 +37,9 @@
  * P V and the row sums as one m64n40 wgmma a k-step (8 register-A wgmma a tile, not 16;
  * H100, 2026-12-07, same tool): triangle 1.068 against 1.102 ms, 4.62x the
  * memory-efficient SDPA of that call; MSA rows 0.396 against 0.406.
- * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB, K / V 3 stages 48 KiB,
+ * Shared memory: Q 2 buffers x 2 pieces x 192 x 64 B = 48 KiB (the second piece of
+ * buffer 0 holds the 3 stages' mask blocks, 4 KiB each; that of buffer 1 is unused),
+ * K / V 3 stages 48 KiB,
  * bias 3 consumers x 2 buffers x 20 KiB = 120 KiB, the ones blocks and 18 mbarriers (5
  * KiB), the ones of P V's row-sum columns (1 KiB); with the 1 KiB alignment 228 352 bytes
  * (of the 232 448 a block may have). */
@@ -154,6 +166,12 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     constexpr int kQBlk = kBM * 64, kQBuf = 2 * kQBlk, kTile = kBN * kD * 2;
     constexpr int kRowsB = 80, kBBlk = kRowsB * 128, kBBuf = 2 * kBBlk;
     unsigned char *Qs = smem, *Ks = Qs + 2 * kQBuf, *Vs = Ks + kStages * kTile;
+    /* a K / V stage's mask block: bias 1's row once for each nonzero piece of g (rows 0 ..
+     * n1 - 1, the rest zero), 16 rows x 128 bytes x 2 column blocks of 64 keys, 128-byte
+     * swizzle; in Q buffer 0's second piece (unused: q is one piece in the units) */
+    constexpr int kMBlk = 16 * 128, kMStage = 2 * kMBlk;
+    static_assert(kStages * kMStage <= kQBlk, "the mask blocks fit the free Q piece");
+    unsigned char *Ms = Qs + kQBlk;
     unsigned char *Bs = Vs + kStages * kTile, *Os = Bs + kWG * 2 * kBBuf;
     const uint32_t bars = tp_smem_addr(Os) + kWsBars;
     const uint32_t full0 = bars, empty0 = bars + 24, bfull0 = bars + 48, bempty0 = bars + 96;
@@ -176,49 +194,57 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         const uint32_t one = tp_mma_type<T>::pack(1.0f, 1.0f);
         *reinterpret_cast<uint4 *>(Os + kWsOnesV + threadIdx.x * 16) = make_uint4(one, one, one, one);
     }
-    tp_wgb_setup_blocks<T, kWG * 4, kBBlk, 512>(Bs, Os); /* two buffers a consumer */
+    for (int c = threadIdx.x; c < kStages * kMStage / 16; c += 512) /* the mask blocks' zero rows */
+        *reinterpret_cast<uint4 *>(Ms + c * 16) = make_uint4(0u, 0u, 0u, 0u);
+    tp_wgb_setup_blocks<T, kWG * 4, kBBlk, 512>(Bs, Os, a.un.p[0], a.un.p[1], a.un.p[2]); /* two buffers a consumer */
     __syncthreads();
 
     if (wg == kWG) { /* the producer warpgroup */
         tp_setmaxnreg_dec<40>();
         if (lane != 0 || wl > 1) return;
-        if (wl == 0) { /* K, V (and Q) */
+        if (wl == 0) { /* K, V, the mask block (and Q) */
+            const int n1 = a.un.n1;
             int stage = 0, qsel = 0;
             uint32_t round = 0; /* uses of the stage so far, over 3 */
             for (uint32_t item = blockIdx.x; item < nitems; item += G, qsel ^= 1) {
                 const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
-                int qc[3], kc[3], vc[3];
+                int qc[3], kc[3], vc[3], mc[3];
+                tp_tma_coords(mc, tm.sel[4], x.h, x.bi);
                 tp_tma_coords(qc, tm.sel[0], x.h, x.bi);
                 tp_tma_coords(kc, tm.sel[1], x.hk, x.bi);
                 tp_tma_coords(vc, tm.sel[2], x.hk, x.bi);
                 for (int j = 0; j < nt; j++) {
                     const uint32_t bar = full0 + stage * 8;
                     if (round > 0) tp_ws_wait(empty0 + stage * 8, (round - 1) & 1u, 1);
-                    tp_mbar_expect_tx(bar, 2 * kTile + (j == 0 ? kQBlk : 0));
+                    tp_mbar_expect_tx(bar, 2 * kTile + (j == 0 ? kQBlk : 0) + 2 * 128 * n1);
                     if (j == 0) tp_tma_load(tp_smem_addr(Qs + qsel * kQBuf), &tm.m[0], 0, (int)x.q0, qc, bar);
                     tp_tma_load(tp_smem_addr(Ks + stage * kTile), &tm.m[1], 0, j * kBN, kc, bar);
                     tp_tma_load(tp_smem_addr(Vs + stage * kTile), &tm.m[2], 0, j * kBN, vc, bar);
+#pragma unroll
+                    for (int c = 0; c < 2; c++)
+#pragma unroll
+                        for (int i = 0; i < 3; i++) /* bias 1's row, once for each piece of g */
+                            if (i < n1)
+                                tp_tma_load(tp_smem_addr(Ms + stage * kMStage + c * kMBlk + i * 128), &tm.m[4],
+                                            j * kBN + 64 * c, 0, mc, bar);
                     if (++stage == kStages) stage = 0, round++;
                 }
             }
-        } else { /* the bias tiles of the three consumers */
+        } else { /* the bias 0 tiles of the three consumers */
             int b = 0;
             uint32_t round = 0; /* uses of buffer b so far, over 2 */
             for (uint32_t item = blockIdx.x; item < nitems; item += G) {
                 const tp_wgs_item x = tp_wgs_decode<kBM>(a, item);
-                int c0[3], c1[3];
+                int c0[3];
                 tp_tma_coords(c0, tm.sel[3], x.h, x.bi);
-                tp_tma_coords(c1, tm.sel[4], x.h, x.bi);
                 for (int j = 0; j < nt; j++) {
                     for (int w = 0; w < kWG; w++) {
                         const uint32_t bar = bfull0 + (2 * w + b) * 8;
                         const uint32_t dst = tp_smem_addr(Bs + (2 * w + b) * kBBuf);
                         if (round > 0) tp_ws_wait(bempty0 + (2 * w + b) * 8, (round - 1) & 1u, 2);
-                        tp_mbar_expect_tx(bar, 2 * (64 * 128 + 128));
-                        for (int c = 0; c < 2; c++) {
+                        tp_mbar_expect_tx(bar, 2 * 64 * 128);
+                        for (int c = 0; c < 2; c++)
                             tp_tma_load(dst + c * kBBlk, &tm.m[3], j * kBN + 64 * c, (int)x.q0 + 64 * w, c0, bar);
-                            tp_tma_load(dst + c * kBBlk + 64 * 128, &tm.m[4], j * kBN + 64 * c, 0, c1, bar);
-                        }
                     }
                     if (++b == 2) b = 0, round++;
                 }
@@ -233,6 +259,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
     const tp_wg_work w = tp_wg_schedule<kBN, kBM>(a, wg, wl, g, blockIdx.x); /* the masks (same for all) */
     if (wg == kWG - 1) tp_wg_pass<kWG>(wg); /* warpgroup 0 issues first */
     const tp_wgb_descs d = tp_wgb_make_descs<kBBlk>(Qs, Ks, Vs, Os, Bs + wg * 2 * kBBuf, wg);
+    const uint64_t dm = tp_wg_desc(tp_smem_addr(Ms), kMBlk, 8 * 128, 1); /* stage 0's mask block */
     /* V of a stage: with kTcL as the first column block of the m64n40 products (the row
      * sums from the ones one leading offset on) */
     const uint64_t dv40 = tp_wgb_desc_v40(tp_smem_addr(Vs), tp_smem_addr(Os) + kWsOnesV);
@@ -256,12 +283,12 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
         tp_ws_wait(full0 + st * 8, ph, 3);
         if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
-            tp_wgs_split_rows<T, kQBlk>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.scale);
+            tp_wgs_scale_rows<T>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.un.qmul);
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg);
         }
         tp_ws_wait(bfull0 + (2 * wg + bb) * 8, bph, 4);
-        tp_wgb_bias0<T, kBBlk>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane);
+        tp_wgb_bias0<T, kBBlk, true>(s, Bs + (2 * wg + bb) * kBBuf, wl, lane, a.un.g);
         TP_WS_STEP(wg, (nd << 4) | 3);
         TP_WS_MARK(tron, wg, nd, 1); /* the bias in S: the turn's wait */
         tp_wg_turn(wg);
@@ -275,8 +302,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         }
         tp_wg_fence();
         if constexpr (kPv) tp_wgb_issue_pv<T, kTcL, true>(o, ls, pa, vdesc(sp), d.ones);
-        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
-                                 tp_desc_add(d.b, bb * kBBuf));
+        tp_wgb_issue_s<T, kQBlk, 2>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                    tp_desc_add(dm, st * kMStage));
         tp_wg_commit();
         if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();
@@ -305,14 +332,14 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             {
                 float s[kBN / 2];
                 tile_s(s, true, !more && nt == 1, tp_ws_flag<false>());
-                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, 0, a.scale, t, pa);
+                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, 0, a.scale, t, pa, a.un.sc);
                 TP_WS_MARK(tron, wg, nd, 4); /* the softmax done */
                 nd++;
             }
             for (int j = 1; j < nt; j++) {
                 float s[kBN / 2];
                 tile_s(s, false, !more && j + 1 == nt, tp_ws_flag<true>());
-                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)j * kBN, a.scale, t, pa);
+                tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)j * kBN, a.scale, t, pa, a.un.sc);
                 TP_WS_MARK(tron, wg, nd, 4);
                 nd++;
             }
@@ -340,7 +367,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
             const bool last = !more && jt + 1 == nt;
             tile_s(s, jt == 0, last, tp_ws_flag<false>());
             tp_wg_turn2<kWG>(wg);
-            tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, pa);
+            tp_wgb_softmax_pack<T, kTcL>(s, o, m, ls, w, (int64_t)jt * kBN, a.scale, t, pa, a.un.sc);
             if (!last || wg != kWG - 1) tp_wg_pass2<kWG>(wg);
             tp_wgb_pv_async<T, kTcL, true>(o, ls, pa, vdesc(sp), d.ones);
             TP_WS_MARK(tron, wg, nd, 4); /* the softmax done, P V issued */

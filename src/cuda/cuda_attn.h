@@ -24,6 +24,16 @@ typedef struct tp_cu_op {
     int32_t vec;        /* 1: column stride 1 and every row starts on 16 bytes */
 } tp_cu_op;
 
+/* The units of the producer-form evoformer kernel's S (scale_units.h): scale = 2^e f with
+ * f in [1, 2). */
+typedef struct tp_cu_units {
+    float qmul; /* 2^e */
+    float g;    /* 1 / f */
+    float sc;   /* f log2(e) */
+    float p[3]; /* g as three pieces of the dtype (>= 0, rounded toward zero; sum g) */
+    int32_t n1; /* the pieces that are not zero (the first n1) */
+} tp_cu_units;
+
 typedef struct tp_cu_attn {
     int64_t bdim[3];          /* batch dims, 1-padded at the front */
     int64_t nbatch, Hq, Hkv, G, Sq, Sk, D, Dv;
@@ -36,6 +46,7 @@ typedef struct tp_cu_attn {
     int32_t bstage[2];        /* staged-bias kernel: rows of bias x's shared tile (1 when
                                  its row stride is 0, else the block's rows) */
     tp_cu_op q, k, v, out, bias[2], alibi, klen, kmask, lse;
+    tp_cu_units un;           /* the producer-form evoformer kernel's units (_b2hw3, _b2hp3) */
     /* nbatch, Hq, bdim[2], bdim[1], G as fast divisors (fast_div.h; d = 0 past 2^31 - 1),
        and n_qtiles (set with it) */
     tp_cu_fdiv fd_nb, fd_nh, fd_b2, fd_b1, fd_g, fd_nq;

@@ -282,7 +282,7 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbw_body(const tp_cu_attn &a, con
         TP_WS_STEP(wg, (nd << 4) | 2);
         TP_WS_MARK(tron, wg, nd, 0); /* the tile begins: K / V wait */
         tp_ws_wait(full0 + st * 8, ph, 3);
-        if (first) { /* the item's Q has landed: this warpgroup's rows as hi + lo */
+        if (first) { /* the item's Q has landed: this warpgroup's rows as 2^e q */
             tp_wgs_scale_rows<T>(Qs + qsel * kQBuf + wg * 64 * 64, tid, a.un.qmul);
             tp_fence_proxy_async();
             tp_wg_bar_sync<kWG>(wg);

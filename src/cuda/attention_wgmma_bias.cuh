@@ -154,18 +154,18 @@ template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(un
 
 /* s (holding bias 0) += (scale q) K^T + 1 b1 for one warpgroup, one chain of 5 k-steps:
  * the q pieces (hi, hi, lo, lo: dq, the lo piece kLo bytes further) against K (dk), then
- * the ones block (d1) against rows 64 .. 79 of the bias buffer (db: bias 1's row, then
- * zeros). With kQSteps = 2 (the producer form's units, scale_units.h): (2^e q) K^T, one
- * piece (2 k-steps), then the pieces of g against the copies of b1, the 16 rows at db
- * itself (the K / V stage's mask block; 3 k-steps in all). */
+ * the ones block (d1) against the 16 rows at dm (bias 1's row, then zeros: rows 64 .. 79
+ * of a bias buffer). With kQSteps = 2 (the producer form's units, scale_units.h): (2^e q)
+ * K^T, one piece (2 k-steps), then the pieces of g against the copies of b1 at dm (the
+ * K / V stage's mask block; 3 k-steps in all). */
 template <typename T, int kLo, int kQSteps = 4>
-__device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t d1, uint64_t db)
+__device__ __forceinline__ void tp_wgb_issue_s(float (&s)[64], uint64_t dq, uint64_t dk, uint64_t d1, uint64_t dm)
 {
     static_assert(kQSteps == 2 || kQSteps == 4, "q as one piece or two");
 #pragma unroll
     for (int ks = 0; ks < kQSteps; ks++) /* hi, hi, lo, lo */
         tp_wg_ss<T, 128>::run(s, tp_desc_add(dq, (ks >> 1) * kLo + (ks & 1) * 32), tp_desc_add(dk, (ks & 1) * 32), 1);
-    tp_wgmma_sst_n128((T *)0, s, d1, kQSteps == 2 ? db : tp_desc_add(db, 64 * 128), 1);
+    tp_wgmma_sst_n128((T *)0, s, d1, dm, 1);
 }
 
 /* Bias 0 of this thread's S fragment (rows 16 wl + g and + 8 of the warpgroup, keys 8 n +
@@ -260,7 +260,7 @@ __device__ __forceinline__ void tp_wgb_tile_s(float (&s)[64], uint32_t full, uin
     tp_wg_turn(wg);
     tp_wg_fence_regs(s);
     tp_wg_fence();
-    tp_wgb_issue_s<T, kQBlk>(s, dq, dk, d1, db);
+    tp_wgb_issue_s<T, kQBlk>(s, dq, dk, d1, tp_desc_add(db, 64 * 128));
     tp_wg_commit();
     if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
     tp_wg_wait0();
@@ -505,23 +505,25 @@ template <int kBM> __device__ __forceinline__ tp_wgs_item tp_wgs_decode(const tp
     return x;
 }
 
-/* A stream form's q split: the 64 rows of one warpgroup's Q block at qw (64 bytes a row,
- * the 64-byte swizzle) as hi + lo in place (tp_wgb_split_q), by its 128 threads (tid):
- * chunk tid mod 4 of rows tid / 4 and + 32. */
-template <typename T, int kQBlk>
-__device__ __forceinline__ void tp_wgs_split_rows(unsigned char *qw, int tid, float scale)
+/* f on each 16-byte chunk of the 64 rows of one warpgroup's Q block at qw (64 bytes a
+ * row, the 64-byte swizzle), by its 128 threads (tid): chunk tid mod 4 of rows tid / 4
+ * and + 32. */
+template <typename F> __device__ __forceinline__ void tp_wgs_row_chunks(unsigned char *qw, int tid, F &&f)
 {
     const int cc = tid & 3, r0 = tid >> 2;
 #pragma unroll
-    for (int i = 0; i < 2; i++)
-        tp_wgb_split_q<T, kQBlk>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4), scale);
+    for (int i = 0; i < 2; i++) f(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4));
+}
+/* A stream form's q split: those rows as hi + lo in place (tp_wgb_split_q) */
+template <typename T, int kQBlk>
+__device__ __forceinline__ void tp_wgs_split_rows(unsigned char *qw, int tid, float scale)
+{
+    tp_wgs_row_chunks(qw, tid, [&](unsigned char *p) { tp_wgb_split_q<T, kQBlk>(p, scale); });
 }
 /* the same rows as 2^e q in place, one piece (the producer form's units) */
 template <typename T> __device__ __forceinline__ void tp_wgs_scale_rows(unsigned char *qw, int tid, float qmul)
 {
-    const int cc = tid & 3, r0 = tid >> 2;
-#pragma unroll
-    for (int i = 0; i < 2; i++) tp_wgb_scale_q<T>(qw + (r0 + 32 * i) * 64 + ((cc ^ tp_sw<32>::phase(r0)) << 4), qmul);
+    tp_wgs_row_chunks(qw, tid, [&](unsigned char *p) { tp_wgb_scale_q<T>(p, qmul); });
 }
 
 /* A stream form's item done: its rows stored (the item decoded again; rows 64 wg + 16 wl
@@ -821,7 +823,8 @@ __device__ __forceinline__ void tp_attn_wgmma_tcbm_body(const tp_cu_attn &a, con
         tp_wg_turn(wg);
         tp_wg_fence_regs(s);
         tp_wg_fence();
-        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one, d.b);
+        tp_wgb_issue_s<T, kQBlk>(s, tp_desc_add(d.q, qsel * kQBuf), tp_desc_add(d.k, st * kTile), d.one,
+                                 tp_desc_add(d.b, 64 * 128));
         tp_wg_commit();
         if (!last || wg != kWG - 1) tp_wg_pass<kWG>(wg);
         tp_wg_wait0();

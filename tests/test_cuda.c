@@ -684,16 +684,22 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
     return nw;
 }
 
-/* Only the Hopper kernel's part of suite_cuda (named with --suite cuda_wgmma; not run
- * by default, suite cuda contains it): to check changes to the wgmma kernels on the GPU
- * machine without the mma.sync, SIMT and automatic-choice passes. */
-void suite_cuda_wgmma(void)
+/* The checks of the launchers' host-side helpers (no GPU needed): both suites run them. */
+static void check_host_helpers(void)
 {
     check_tf32_split();
     check_fast_div();
     check_tmap_plan();
     check_scale_units();
     check_evo_plan();
+}
+
+/* Only the Hopper kernel's part of suite_cuda (named with --suite cuda_wgmma; not run
+ * by default, suite cuda contains it): to check changes to the wgmma kernels on the GPU
+ * machine without the mma.sync, SIMT and automatic-choice passes. */
+void suite_cuda_wgmma(void)
+{
+    check_host_helpers();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     static attn_case table[320], tc[960];
@@ -707,11 +713,7 @@ void suite_cuda_wgmma(void)
 
 void suite_cuda(void)
 {
-    check_tf32_split();
-    check_fast_div();
-    check_tmap_plan();
-    check_scale_units();
-    check_evo_plan();
+    check_host_helpers();
     tprim_ctx *ctx = gpu_ctx();
     if (!ctx) return;
     check_refusals(ctx);

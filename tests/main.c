@@ -16,6 +16,7 @@ void suite_linear_errors(void);
 void suite_gemm(void);
 void suite_cuda(void);
 void suite_cuda_wgmma(void);
+void suite_cuda_evo(void);
 
 /* named: run only when named with --suite (a part of another suite) */
 static const struct { const char *name; void (*fn)(void); int named; } suites[] = {
@@ -29,6 +30,7 @@ static const struct { const char *name; void (*fn)(void); int named; } suites[] 
     {"gemm", suite_gemm, 0},
     {"cuda", suite_cuda, 0},
     {"cuda_wgmma", suite_cuda_wgmma, 1},
+    {"cuda_evo", suite_cuda_evo, 1},
 };
 
 int main(int argc, char **argv)

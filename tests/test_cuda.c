@@ -630,23 +630,21 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
     }
 }
 
-/* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases and the table tc[0 .. m);
- * returns how many table cases it ran (0 off sm_90, which is checked to be the reason).
- * The tensor-core-bias cases run on the default context (the stream form with a producer
- * warpgroup, _b2hw3, where its 192-row items add no rows, else _b2hs4); the four stream cases
- * run again on contexts made with TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4),
- * and the nine stream cases on one made with =deferpv (_b2hp3 where _b2hw3 ran); every
- * one of the 24 evoformer instances must have run (the kernel names from the debug
- * log). */
-static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
+/* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases: they run on the default
+ * context (the stream form with a producer warpgroup, _b2hw3, where its 192-row items add
+ * no rows, else _b2hs4); the four stream cases run again on contexts made with
+ * TPRIM_CUDA_STREAM=cpasync (_b2hs4) and =tma (_b2hm4), and the nine stream cases on one
+ * made with =deferpv (_b2hp3 where _b2hw3 ran). Where any ran (sm_90), all of them must
+ * have, and every one of the 24 evoformer instances (the kernel names from the debug
+ * log). Returns how many of the cases on the default context ran; *np their count. */
+static int run_tcb(tprim_ctx *ctx, int *np)
 {
-    /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
     g_attn_refusal_ok = 1;
     attn_case pc[20];
-    const int np = add_tcb_cases(pc);
+    *np = add_tcb_cases(pc);
     unsigned char seen[2 * TCB_NFORMS] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
-    const int npr = run_cases(ctx, "cuda_wgmma", pc, np);
+    const int npr = run_cases(ctx, "cuda_wgmma", pc, *np);
     tprim_ctx_set_log(ctx, TPRIM_LOG_OFF, NULL, NULL);
     int nfr[3] = {0, 0, 0};
     static const char *const forms[3] = {"cpasync", "tma", "deferpv"};
@@ -656,31 +654,49 @@ static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
         if (CHECK(tprim_ctx_create(&fc) == TPRIM_OK, "ctx with TPRIM_CUDA_STREAM=%s: %s", forms[f],
                   tprim_ctx_create_error())) {
             tprim_ctx_set_log(fc, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
-            nfr[f] = run_cases(fc, "cuda_wgmma", pc + np - TCB_STREAM_FROM_END, f == 2 ? TCB_STREAM_FROM_END : 4);
+            nfr[f] = run_cases(fc, "cuda_wgmma", pc + *np - TCB_STREAM_FROM_END, f == 2 ? TCB_STREAM_FROM_END : 4);
             tprim_ctx_free(fc);
         }
         unsetenv("TPRIM_CUDA_STREAM");
     }
-    const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
     g_attn_refusal_ok = 0;
-    CHECK(nw == 0 || (npr == np && nfr[0] == 4 && nfr[1] == 4 && nfr[2] == TCB_STREAM_FROM_END),
+    CHECK(npr == 0 || (npr == *np && nfr[0] == 4 && nfr[1] == 4 && nfr[2] == TCB_STREAM_FROM_END),
           "cuda_wgmma ran %d of the %d tensor-core-bias cases, %d of 4 by cp.async, %d of 4 by TMA, %d of %d with P V "
-          "deferred", npr, np, nfr[0], nfr[1], nfr[2], (int)TCB_STREAM_FROM_END);
-    CHECK(nw == 0 || g_tcb_no_tma_t2, "the MSA case without tensor maps did not run on _b2ht2 (tp_evo_plan_no_tma)");
-    if (nw > 0)
+          "deferred", npr, *np, nfr[0], nfr[1], nfr[2], (int)TCB_STREAM_FROM_END);
+    CHECK(npr == 0 || g_tcb_no_tma_t2, "the MSA case without tensor maps did not run on _b2ht2 (tp_evo_plan_no_tma)");
+    if (npr > 0)
         for (int i = 0; i < 2 * TCB_NFORMS; i++)
             CHECK(seen[i], "the evoformer instance %s _b2h%s never ran", i < TCB_NFORMS ? "bf16" : "f16",
                   g_tcb_forms[i % TCB_NFORMS]);
-    if (nw == 0) {
-        attn_case w = tc[m - 1]; /* a plain D = 16 case: refused only for the GPU */
-        tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");
-        g_attn_refusal_ok = 1;
-        attn_case_run(ctx, &w, 1, "cuda_wgmma", NULL, NULL);
-        g_attn_refusal_ok = 0;
-        CHECK(strstr(tprim_ctx_last_error(ctx), "sm_90") != NULL,
-              "cuda_wgmma ran no case, and not because of the GPU: %s", tprim_ctx_last_error(ctx));
-        printf("  cuda_wgmma: not this GPU (%s)\n", tprim_ctx_last_error(ctx));
-    }
+    return npr;
+}
+
+/* Says why cuda_wgmma ran nothing: it must be the GPU (not sm_90); w is a plain case that
+ * the kernel takes on sm_90. */
+static void check_not_sm90(tprim_ctx *ctx, attn_case w)
+{
+    tprim_ctx_set_kernel(ctx, TPRIM_OP_ATTENTION, "cuda_wgmma");
+    g_attn_refusal_ok = 1;
+    attn_case_run(ctx, &w, 1, "cuda_wgmma", NULL, NULL);
+    g_attn_refusal_ok = 0;
+    CHECK(strstr(tprim_ctx_last_error(ctx), "sm_90") != NULL, "cuda_wgmma ran no case, and not because of the GPU: %s",
+          tprim_ctx_last_error(ctx));
+    printf("  cuda_wgmma: not this GPU (%s)\n", tprim_ctx_last_error(ctx));
+}
+
+/* The Hopper kernel (cuda_wgmma) on the tensor-core-bias cases (run_tcb) and the table
+ * tc[0 .. m); returns how many table cases it ran (0 off sm_90, which is checked to be the
+ * reason). */
+static int run_wgmma(tprim_ctx *ctx, const attn_case *tc, int m)
+{
+    int np;
+    const int npr = run_tcb(ctx, &np);
+    /* the Hopper kernel takes the plain cases with 16-byte aligned rows on sm_90 */
+    g_attn_refusal_ok = 1;
+    const int nw = run_cases(ctx, "cuda_wgmma", tc, m);
+    g_attn_refusal_ok = 0;
+    CHECK(nw == 0 || npr == np, "cuda_wgmma ran %d table cases but %d of the %d tensor-core-bias cases", nw, npr, np);
+    if (nw == 0) check_not_sm90(ctx, tc[m - 1]); /* a plain D = 16 case: refused only for the GPU */
     return nw;
 }
 
@@ -707,6 +723,27 @@ void suite_cuda_wgmma(void)
     const int m = build_tc_cases(table, &n, tc);
     g_attn_cuda = 1;
     run_wgmma(ctx, tc, m);
+    g_attn_cuda = 0;
+    tprim_ctx_free(ctx);
+}
+
+/* Only the tensor-core-bias (evoformer) cases of the Hopper kernel (named with --suite
+ * cuda_evo; suites cuda and cuda_wgmma contain them): the quick check of a change to the
+ * D = 32 evoformer kernels on the GPU machine (no table of plain cases: ~50 s of oracle on
+ * the H100 machine, against ~190 s for cuda_wgmma). */
+void suite_cuda_evo(void)
+{
+    check_host_helpers();
+    tprim_ctx *ctx = gpu_ctx();
+    if (!ctx) return;
+    g_attn_cuda = 1;
+    int np;
+    if (run_tcb(ctx, &np) == 0) {
+        static attn_case table[320], tc[960];
+        int n;
+        const int m = build_tc_cases(table, &n, tc);
+        check_not_sm90(ctx, tc[m - 1]);
+    }
     g_attn_cuda = 0;
     tprim_ctx_free(ctx);
 }

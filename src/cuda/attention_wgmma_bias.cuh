@@ -115,20 +115,23 @@ __device__ __forceinline__ void tp_wgb_ones(unsigned char *dst, int tid, int nth
     }
 }
 
+/* f(e, x) for the four element pairs x (as f32) of the 16-byte chunk (8 elements of q)
+ * at p, e = 0 .. 3: the unpacking that tp_wgb_scale_q and tp_wgb_split_q share */
+template <typename T, typename F> __device__ __forceinline__ void tp_wgb_chunk_pairs(const unsigned char *p, F f)
+{
+    const uint4 v = *reinterpret_cast<const uint4 *>(p);
+    const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int e = 0; e < 4; e++) f(e, tp_wg_bias2(reinterpret_cast<const T *>(&u[e])));
+}
+
 /* 2^e q in place (qmul = 2^e: exact): the 16-byte chunk (8 elements of q) at p */
 template <typename T> __device__ __forceinline__ void tp_wgb_scale_q(unsigned char *p, float qmul)
 {
     typedef tp_mma_type<T> M;
-    uint4 *c = reinterpret_cast<uint4 *>(p);
-    const uint4 v = *c;
-    const uint32_t u[4] = {v.x, v.y, v.z, v.w};
     uint32_t r[4];
-#pragma unroll
-    for (int e = 0; e < 4; e++) {
-        const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
-        r[e] = M::pack(f.x * qmul, f.y * qmul);
-    }
-    *c = make_uint4(r[0], r[1], r[2], r[3]);
+    tp_wgb_chunk_pairs<T>(p, [&](int e, float2 x) { r[e] = M::pack(x.x * qmul, x.y * qmul); });
+    *reinterpret_cast<uint4 *>(p) = make_uint4(r[0], r[1], r[2], r[3]);
 }
 
 /* scale q as hi + lo in place: the 16-byte chunk (8 elements of q) at p becomes hi, the
@@ -136,19 +139,14 @@ template <typename T> __device__ __forceinline__ void tp_wgb_scale_q(unsigned ch
 template <typename T, int kLo> __device__ __forceinline__ void tp_wgb_split_q(unsigned char *p, float scale)
 {
     typedef tp_mma_type<T> M;
-    uint4 *c = reinterpret_cast<uint4 *>(p);
-    const uint4 v = *c;
-    const uint32_t u[4] = {v.x, v.y, v.z, v.w};
     uint32_t hi[4], lo[4];
-#pragma unroll
-    for (int e = 0; e < 4; e++) {
-        const float2 f = tp_wg_bias2(reinterpret_cast<const T *>(&u[e]));
-        const float x0 = f.x * scale, x1 = f.y * scale;
+    tp_wgb_chunk_pairs<T>(p, [&](int e, float2 x) {
+        const float x0 = x.x * scale, x1 = x.y * scale;
         const float h0 = M::to_f32(M::from_f32(x0)), h1 = M::to_f32(M::from_f32(x1));
         hi[e] = M::pack(h0, h1);
         lo[e] = M::pack(x0 - h0, x1 - h1);
-    }
-    *c = make_uint4(hi[0], hi[1], hi[2], hi[3]);
+    });
+    *reinterpret_cast<uint4 *>(p) = make_uint4(hi[0], hi[1], hi[2], hi[3]);
     *reinterpret_cast<uint4 *>(p + kLo) = make_uint4(lo[0], lo[1], lo[2], lo[3]);
 }
 

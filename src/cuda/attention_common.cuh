@@ -11,7 +11,7 @@
 
 #include "cuda_attn.h"
 
-#define TP_LOG2E 1.4426950408889634f
+#define TP_LOG2E TP_CU_LOG2E
 
 /* Batch indices of flat batch b. */
 struct tp_bidx {

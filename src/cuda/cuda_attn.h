@@ -54,6 +54,10 @@ typedef struct tp_cu_attn {
 
 #define TP_CU_UNBOUNDED ((int64_t)1 << 60)
 
+/* log2(e) as an f32: the one constant of the kernels (TP_LOG2E) and of the host code
+ * that works out their units (scale_units.h) */
+#define TP_CU_LOG2E 1.4426950408889634f
+
 /* A TMA tensor map (the driver's CUtensorMap: 128 opaque bytes, 64-byte aligned). */
 typedef struct tp_cu_tmap {
     uint64_t w[16];

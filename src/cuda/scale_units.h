@@ -48,7 +48,7 @@ static inline void tp_cu_units_make(tp_cu_units *u, float scale, int32_t dtype)
     const float f = 2.0f * frexpf(scale, &e); /* scale = f 2^(e - 1), f in [1, 2) */
     u->qmul = ldexpf(1.0f, e - 1);
     u->g = 1.0f / f;
-    u->sc = f * 1.4426950408889634f;
+    u->sc = f * TP_CU_LOG2E;
     float r = u->g;
     u->n1 = 0;
     for (int i = 0; i < 3; i++) {

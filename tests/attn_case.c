@@ -75,6 +75,7 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
     case BIAS_PAIR:
     case BIAS_PAIR_INF:
     case BIAS_PAIR_RAMP:
+    case BIAS_PAIR_NEG:
         for (int d = 0; d < c->nbd; d++) shape[d] = 1;
         break;
     case BIAS_2D:
@@ -111,6 +112,11 @@ static void make_bias(gtensor *g, const attn_case *c, int kind, rng *R)
         for (int64_t i = 0; i < n; i++) {
             const int64_t j = i % c->Sk, h = i / (c->Sq * c->Sk) % c->Hq;
             gt_set(g, i, gt_get(g, i) + rise[h % 3] * (double)j / 128.0);
+        }
+    } else if (kind == BIAS_PAIR_NEG) { /* contiguous [Hq, Sq, Sk] */
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t j = i % c->Sk, h = i / (c->Sq * c->Sk) % c->Hq;
+            if (h % 3 == 0 || (h % 3 == 1 && 2 * j < c->Sk)) gt_set(g, i, gt_get(g, i) - 40.0);
         }
     } else if (kind == BIAS_NEG_INF) {
         int64_t last = g->t.shape[r - 1];

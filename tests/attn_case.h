@@ -20,6 +20,9 @@ enum {
     BIAS_PAIR_RAMP, /* as BIAS_PAIR, plus a rise along the keys: head h adds 4, 12 or 30 (h mod 3)
                      * a block of 128 keys, so that later key tiles' logits pass the earlier
                      * ones' by up to ~43 log2 units (the online softmax's rescaling) */
+    BIAS_PAIR_NEG,  /* as BIAS_PAIR, minus 40: on every element of heads h with h mod 3 = 0, on the
+                     * first half of the keys where h mod 3 = 1 (rows whose every logit of a key
+                     * tile, or of all tiles, is negative: the row maxima below 0) */
     BIAS_COUNT_
 };
 

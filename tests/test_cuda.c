@@ -247,11 +247,18 @@ static int add_tcb_cases(attn_case *cs)
     cs[n++] = c;
     c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_RAMP;
     cs[n++] = c;
+    /* the producer form with pair biases 40 below the logits in heads 0 and 3 and on half the
+     * keys in head 1: warps whose row maxima are negative (the softmax's float maxima, not
+     * its integer ones), next to rows of maxima >= 0 in head 2; bf16, then f16 with lse */
+    c.Hq = c.Hkv = 4, c.Sq = 740, c.Sk = 512, c.dt = TPRIM_BF16, c.bias[0] = BIAS_PAIR_NEG, c.bias[1] = BIAS_MASK;
+    cs[n++] = c;
+    c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_NEG, c.lse = 1;
+    cs[n++] = c;
     return n;
 }
 /* where add_tcb_cases's four stream cases start (the Sq = 700 case, then the three after
- * it): before its last five, the producer form's */
-enum { TCB_STREAM_FROM_END = 9 };
+ * it): before its last seven, the producer form's */
+enum { TCB_STREAM_FROM_END = 11 };
 
 static int run_cases(tprim_ctx *ctx, const char *kernel, const attn_case *cs, int n)
 {
@@ -640,7 +647,7 @@ static void tcb_log_sink(void *user, tprim_log_level level, const char *line)
 static int run_tcb(tprim_ctx *ctx, int *np)
 {
     g_attn_refusal_ok = 1;
-    attn_case pc[20];
+    attn_case pc[24];
     *np = add_tcb_cases(pc);
     unsigned char seen[2 * TCB_NFORMS] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);

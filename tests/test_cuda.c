@@ -172,24 +172,25 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
  * without them); the stream form (_b2hs4) where the keys allow. Key counts are multiples
  * of 8 (the kernel copies 16-byte bias rows); small rows keep the oracle cheap; only
  * cuda_wgmma runs them. */
-static int add_tcb_cases(attn_case *cs)
+static int add_tcb_cases(attn_case *cs, int cap)
 {
+#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     int n = 0;
     attn_case c;
     memset(&c, 0, sizeof c);
     c.bias_qtype = 1;
     c.nbd = 2, c.bd[0] = 2, c.bd[1] = 60, c.Hq = c.Hkv = 4, c.Sq = 70, c.Sk = 136, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
-    cs[n++] = c;
+    ADD(c);
     /* a mask row of random values with -inf entries (not only 0 / -1e9) */
     c.Sq = 40, c.Sk = 56, c.dt = TPRIM_F16, c.scale = 0.9f;
     c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.lse = 0, c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
+    ADD(c);
     c.bd[0] = 1, c.bd[1] = 120, c.Sq = 100, c.Sk = 152, c.D = 24, c.Dv = 16, c.scale = 0.0f, c.lse = 1;
-    cs[n++] = c;
+    ADD(c);
     c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16, c.lse = 0;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF;
-    cs[n++] = c;
+    ADD(c);
     /* four warpgroups: one block with its last warpgroup partly past Sq; three blocks, the
      * last with one warpgroup partly and one wholly past Sq, three key tiles with a tail,
      * -inf pair-bias entries */
@@ -197,7 +198,7 @@ static int add_tcb_cases(attn_case *cs)
     c.layout = LAYOUT_BSHD, c.causal = 1; /* (causal: not the stream form) */
     for (int v = 0; v < 4; v++) { /* each dtype with and without lse (f32 or tensor-core row sums) */
         c.dt = v & 1 ? TPRIM_F16 : TPRIM_BF16, c.lse = v >> 1;
-        cs[n++] = c;
+        ADD(c);
     }
     /* MSA rows (Sq = 300: 192-row items add no rows to 128-row ones, the producer form)
      * whose q has four head and batch dims that are not broadcast: no tensor map takes it,
@@ -205,55 +206,59 @@ static int add_tcb_cases(attn_case *cs)
      * (evo_plan.h, tp_evo_plan_no_tma; the log says so: run_wgmma) */
     c.nbd = 3, c.bd[0] = 2, c.bd[1] = 2, c.bd[2] = 3, c.Hq = c.Hkv = 2, c.Sq = 300, c.Sk = 264, c.scale = 0.0f;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.causal = 0;
-    cs[n++] = c;
+    ADD(c);
     c.nbd = 2, c.bd[0] = 1, c.bd[1] = 4, c.bd[2] = 0;
     c.causal = 0, c.lse = 1;
     c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
     c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
+    ADD(c);
     /* the stream form (_b2hs4: four warpgroups, keys the same for every item, two or more
      * key tiles): more items than SMs, so that blocks run several; items of one query tile
      * with two key tiles and no tail (Q buffers reused every other item), GQA; then two
      * query tiles with eight key tiles and a tail, lse */
     c.bd[1] = 50, c.Hq = 4, c.Hkv = 2, c.Sq = 256, c.Sk = 256, c.dt = TPRIM_BF16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BSHD;
-    cs[n++] = c;
+    ADD(c);
     c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_BF16, c.scale = 0.8f;
     c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
+    ADD(c);
     /* a per-row bias of every batch entry (no bias shared across the batch: the items in
      * head-innermost order, the decode's other branch) */
     c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_FULL, c.bias[1] = BIAS_MASK, c.lse = 0;
-    cs[n++] = c;
+    ADD(c);
     /* the producer form (_b2hw3, items of 192 rows where they add no rows to the four
      * warpgroups' 256; the first stream case above takes it too, f16 with lse): Sq = 760
      * with more items than SMs, GQA and a key tail; Sq = 740 (the last item's rows partly
      * past Sq) with the other dtype; Sq = 760 with lse */
     c.bd[1] = 34, c.Hq = 2, c.Hkv = 1, c.Sq = 760, c.Sk = 200, c.dt = TPRIM_BF16, c.scale = 0.7f;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF, c.lse = 0, c.layout = LAYOUT_BSHD;
-    cs[n++] = c;
+    ADD(c);
     c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 740, c.Sk = 520, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
+    ADD(c);
     c.Sq = 760, c.Sk = 296, c.dt = TPRIM_BF16, c.lse = 1; /* (bias rows of 16-byte multiples: TMA) */
-    cs[n++] = c;
+    ADD(c);
     /* the producer form under pair biases rising along the keys (no key tail): three heads
      * whose logits rise by ~6, ~17 and ~43 log2 units a tile, so that every tile's row
      * maxima move and O and the row sums are rescaled far (bf16, then f16, whose P has the
      * smaller range) */
     c.bd[1] = 3, c.Hq = c.Hkv = 3, c.Sq = 740, c.Sk = 640, c.dt = TPRIM_BF16, c.scale = 0.0f, c.lse = 0;
     c.bias[0] = BIAS_PAIR_RAMP, c.bias[1] = BIAS_MASK, c.layout = LAYOUT_BHSD;
-    cs[n++] = c;
+    ADD(c);
     c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_RAMP;
-    cs[n++] = c;
+    ADD(c);
     /* the producer form with pair biases 40 below the logits in heads 0 and 3 and on half the
      * keys in head 1: warps whose row maxima are negative (the softmax's float maxima, not
      * its integer ones), next to rows of maxima >= 0 in head 2; bf16, then f16 with lse */
     c.Hq = c.Hkv = 4, c.Sq = 740, c.Sk = 512, c.dt = TPRIM_BF16, c.bias[0] = BIAS_PAIR_NEG, c.bias[1] = BIAS_MASK;
-    cs[n++] = c;
+    ADD(c);
     c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_NEG, c.lse = 1;
-    cs[n++] = c;
+    ADD(c);
+#undef ADD
+    /* a full list may have dropped cases (only a GPU runs it: CI's sanitizer builds would
+     * not see an overflow, hence the bound) */
+    CHECK(n < cap, "add_tcb_cases: %d cases fill its room of %d; make it larger", n, cap);
     return n;
 }
 /* where add_tcb_cases's four stream cases start (the Sq = 700 case, then the three after
@@ -648,7 +653,7 @@ static int run_tcb(tprim_ctx *ctx, int *np)
 {
     g_attn_refusal_ok = 1;
     attn_case pc[24];
-    *np = add_tcb_cases(pc);
+    *np = add_tcb_cases(pc, (int)(sizeof pc / sizeof pc[0]));
     unsigned char seen[2 * TCB_NFORMS] = {0};
     tprim_ctx_set_log(ctx, TPRIM_LOG_DEBUG, tcb_log_sink, seen);
     const int npr = run_cases(ctx, "cuda_wgmma", pc, *np);

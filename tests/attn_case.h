@@ -64,6 +64,13 @@ extern int g_attn_refusal_ok;
 /* The table of forward cases (test_attention.c); returns how many were written. */
 int attn_build_cases(attn_case *cs, int cap);
 
+/* The case builders' append: case c into cs[n] while n < cap (their locals cs, n and
+ * cap), dropped past the room; the builders return n and their callers check it. */
+#define ATTN_CASE_ADD(c)                                                                   \
+    do {                                                                                   \
+        if (n < cap) cs[n++] = (c);                                                        \
+    } while (0)
+
 /* Tolerance of the relative error for a dtype. */
 double attn_tol(tprim_dtype dt);
 

@@ -27,7 +27,6 @@ static attn_case base_case(void)
 int attn_build_cases(attn_case *cs, int cap)
 {
     int n = 0;
-#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     /* A. every (Sq, Sk) from the tail sizes, head dims rotating, causal every other */
     static const int64_t sizes[] = {1, 3, 17, 100, 1000};
     static const int64_t dims[] = {64, 72, 24, 128, 8, 96, 80, 1, 200, 256};
@@ -47,7 +46,7 @@ int attn_build_cases(attn_case *cs, int cap)
             }
             c.causal = (a + b) & 1;
             c.lse = 1;
-            ADD(c);
+            ATTN_CASE_ADD(c);
         }
     /* B. every head dim, Dv different from D too, BSHD layout */
     for (int i = 0; i < 10; i++) {
@@ -57,58 +56,58 @@ int attn_build_cases(attn_case *cs, int cap)
         c.D = dims[i];
         c.Dv = (i & 1) ? dims[(i + 3) % 10] : dims[i];
         c.layout = LAYOUT_BSHD;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
     /* C. each option alone */
     {
         attn_case c = base_case();
-        c.causal = 1; ADD(c);
-        c = base_case(); c.use_window = 1; c.wl = 10; c.wr = 5; ADD(c);
-        c = base_case(); c.use_window = 1; c.wl = 0; c.wr = 0; ADD(c);
-        c = base_case(); c.use_window = 1; c.wl = 7; c.wr = 1000; ADD(c);
-        c = base_case(); c.use_window = 1; c.wl = 3; c.wr = 2; c.causal = 1; ADD(c);
-        c = base_case(); c.softcap = 5.0f; ADD(c);
-        c = base_case(); c.softcap = 0.5f; c.scale = 2.0f; ADD(c);
-        c = base_case(); c.scale = 0.3f; ADD(c);
-        c = base_case(); c.alibi = 1; ADD(c);
-        c = base_case(); c.alibi = 2; c.causal = 1; ADD(c);
+        c.causal = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.use_window = 1; c.wl = 10; c.wr = 5; ATTN_CASE_ADD(c);
+        c = base_case(); c.use_window = 1; c.wl = 0; c.wr = 0; ATTN_CASE_ADD(c);
+        c = base_case(); c.use_window = 1; c.wl = 7; c.wr = 1000; ATTN_CASE_ADD(c);
+        c = base_case(); c.use_window = 1; c.wl = 3; c.wr = 2; c.causal = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.softcap = 5.0f; ATTN_CASE_ADD(c);
+        c = base_case(); c.softcap = 0.5f; c.scale = 2.0f; ATTN_CASE_ADD(c);
+        c = base_case(); c.scale = 0.3f; ATTN_CASE_ADD(c);
+        c = base_case(); c.alibi = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.alibi = 2; c.causal = 1; ATTN_CASE_ADD(c);
         for (int b = 1; b < BIAS_COUNT_; b++) {
             c = base_case();
             c.bias[0] = b;
-            ADD(c);
+            ATTN_CASE_ADD(c);
         }
-        c = base_case(); c.bias[1] = BIAS_PAIR; ADD(c);
-        c = base_case(); c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; ADD(c);
-        c = base_case(); c.klen = 1; ADD(c);
-        c = base_case(); c.klen = 2; c.causal = 1; ADD(c);
-        c = base_case(); c.klen = 3; c.lse = 1; ADD(c);
-        c = base_case(); c.lse = 1; ADD(c);
-        c = base_case(); c.kmask = 1; c.lse = 1; ADD(c);
-        c = base_case(); c.kmask = 2; c.lse = 1; c.Sk = 300; ADD(c);
-        c = base_case(); c.kmask = 3; c.causal = 1; ADD(c);
+        c = base_case(); c.bias[1] = BIAS_PAIR; ATTN_CASE_ADD(c);
+        c = base_case(); c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; ATTN_CASE_ADD(c);
+        c = base_case(); c.klen = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.klen = 2; c.causal = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.klen = 3; c.lse = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.lse = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.kmask = 1; c.lse = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.kmask = 2; c.lse = 1; c.Sk = 300; ATTN_CASE_ADD(c);
+        c = base_case(); c.kmask = 3; c.causal = 1; ATTN_CASE_ADD(c);
         c = base_case(); c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; c.Sk = 200;
-        c.kmask = 2; c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.lse = 1; ADD(c);
+        c.kmask = 2; c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.lse = 1; ATTN_CASE_ADD(c);
     }
     /* D. heads and batch dims */
     {
         attn_case c = base_case();
-        c.Hq = 8; c.Hkv = 1; ADD(c);                         /* MQA */
-        c = base_case(); c.Hq = c.Hkv = 3; ADD(c);            /* MHA */
-        c = base_case(); c.Hq = 6; c.Hkv = 2; c.Sq = 1; c.Sk = 300; ADD(c); /* GQA decode */
-        c = base_case(); c.Hq = 32; c.Hkv = 4; c.Sq = 2; c.Sk = 50; c.causal = 1; ADD(c);
-        c = base_case(); c.nbd = 0; ADD(c);
-        c = base_case(); c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; ADD(c);
+        c.Hq = 8; c.Hkv = 1; ATTN_CASE_ADD(c);                         /* MQA */
+        c = base_case(); c.Hq = c.Hkv = 3; ATTN_CASE_ADD(c);            /* MHA */
+        c = base_case(); c.Hq = 6; c.Hkv = 2; c.Sq = 1; c.Sk = 300; ATTN_CASE_ADD(c); /* GQA decode */
+        c = base_case(); c.Hq = 32; c.Hkv = 4; c.Sq = 2; c.Sk = 50; c.causal = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.nbd = 0; ATTN_CASE_ADD(c);
+        c = base_case(); c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; ATTN_CASE_ADD(c);
         c = base_case(); c.nbd = 3; c.bd[0] = 1; c.bd[1] = 2; c.bd[2] = 2; c.Hq = 2; c.Hkv = 1;
-        c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.klen = 1; c.alibi = 2; ADD(c);
+        c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; c.klen = 1; c.alibi = 2; ATTN_CASE_ADD(c);
     }
     /* E. masking corner cases */
     {
         attn_case c = base_case();
-        c.Sq = 90; c.Sk = 40; c.causal = 1; c.lse = 1; ADD(c);  /* top rows see nothing */
-        c = base_case(); c.Sk = 0; c.lse = 1; ADD(c);            /* no keys at all */
-        c = base_case(); c.Sq = 0; ADD(c);                       /* nothing to do */
-        c = base_case(); c.bias[0] = BIAS_NEG_INF; c.lse = 1; ADD(c);
-        c = base_case(); c.use_window = 1; c.wl = 0; c.wr = 0; c.Sq = 70; c.klen = 3; c.lse = 1; ADD(c);
+        c.Sq = 90; c.Sk = 40; c.causal = 1; c.lse = 1; ATTN_CASE_ADD(c);  /* top rows see nothing */
+        c = base_case(); c.Sk = 0; c.lse = 1; ATTN_CASE_ADD(c);            /* no keys at all */
+        c = base_case(); c.Sq = 0; ATTN_CASE_ADD(c);                       /* nothing to do */
+        c = base_case(); c.bias[0] = BIAS_NEG_INF; c.lse = 1; ATTN_CASE_ADD(c);
+        c = base_case(); c.use_window = 1; c.wl = 0; c.wr = 0; c.Sq = 70; c.klen = 3; c.lse = 1; ATTN_CASE_ADD(c);
     }
     /* F. layouts with everything on */
     for (int layout = 0; layout < 4; layout++) {
@@ -125,7 +124,7 @@ int attn_build_cases(attn_case *cs, int cap)
         c.klen = 1;
         c.kmask = 1;
         c.lse = 1;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
     /* G. the low-precision dtypes over a selection of the above */
     int nf32 = n;
@@ -134,14 +133,13 @@ int attn_build_cases(attn_case *cs, int cap)
             attn_case c = cs[i];
             c.dt = dt == 1 ? TPRIM_BF16 : TPRIM_F16;
             if (c.Sq * c.Sk >= 100000) continue;
-            ADD(c);
+            ATTN_CASE_ADD(c);
         }
     {
         attn_case c = base_case();
-        c.dt = TPRIM_BF16; c.bias[0] = BIAS_QTYPE_T; c.bias[1] = BIAS_PAIR; c.lse = 1; ADD(c);
-        c.dt = TPRIM_F16; c.layout = LAYOUT_MIXED; ADD(c);
+        c.dt = TPRIM_BF16; c.bias[0] = BIAS_QTYPE_T; c.bias[1] = BIAS_PAIR; c.lse = 1; ATTN_CASE_ADD(c);
+        c.dt = TPRIM_F16; c.layout = LAYOUT_MIXED; ATTN_CASE_ADD(c);
     }
-#undef ADD
     return n;
 }
 

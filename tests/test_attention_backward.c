@@ -29,7 +29,6 @@ static attn_case bcase(void)
 static int build_cases(attn_case *cs, int cap)
 {
     int n = 0;
-#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     static const int64_t sizes[] = {1, 3, 17, 100, 300};
     static const int64_t dims[] = {8, 32, 64, 1, 72, 128, 24, 16, 96, 40};
     int di = 0;
@@ -43,44 +42,43 @@ static int build_cases(attn_case *cs, int cap)
             c.Sk = sizes[b];
             c.D = c.Dv = dims[di++ % 10];
             c.causal = (a + b) & 1;
-            ADD(c);
+            ATTN_CASE_ADD(c);
         }
     {
         attn_case c = bcase();
-        c.D = 32; c.Dv = 8; ADD(c);
-        c = bcase(); c.causal = 1; ADD(c);
-        c = bcase(); c.Sq = 60; c.Sk = 20; c.causal = 1; ADD(c); /* fully masked rows */
-        c = bcase(); c.use_window = 1; c.wl = 7; c.wr = 3; ADD(c);
-        c = bcase(); c.alibi = 1; c.causal = 1; ADD(c);
-        c = bcase(); c.scale = 0.7f; ADD(c);
-        c = bcase(); c.softcap = 3.0f; ADD(c);
-        c = bcase(); c.klen = 3; ADD(c);
-        c = bcase(); c.kmask = 1; ADD(c);
-        c = bcase(); c.kmask = 2; c.Sk = 260; c.causal = 1; ADD(c);
-        c = bcase(); c.kmask = 3; c.bias[0] = BIAS_PAIR; ADD(c);
+        c.D = 32; c.Dv = 8; ATTN_CASE_ADD(c);
+        c = bcase(); c.causal = 1; ATTN_CASE_ADD(c);
+        c = bcase(); c.Sq = 60; c.Sk = 20; c.causal = 1; ATTN_CASE_ADD(c); /* fully masked rows */
+        c = bcase(); c.use_window = 1; c.wl = 7; c.wr = 3; ATTN_CASE_ADD(c);
+        c = bcase(); c.alibi = 1; c.causal = 1; ATTN_CASE_ADD(c);
+        c = bcase(); c.scale = 0.7f; ATTN_CASE_ADD(c);
+        c = bcase(); c.softcap = 3.0f; ATTN_CASE_ADD(c);
+        c = bcase(); c.klen = 3; ATTN_CASE_ADD(c);
+        c = bcase(); c.kmask = 1; ATTN_CASE_ADD(c);
+        c = bcase(); c.kmask = 2; c.Sk = 260; c.causal = 1; ATTN_CASE_ADD(c);
+        c = bcase(); c.kmask = 3; c.bias[0] = BIAS_PAIR; ATTN_CASE_ADD(c);
         for (int b = 1; b < BIAS_COUNT_; b++) {
             c = bcase();
             c.bias[0] = b;
-            ADD(c);
+            ATTN_CASE_ADD(c);
         }
         /* the OpenFold pair: mask bias [B,N,1,1,L] and pair bias [B,1,H,L,L] */
         c = bcase(); c.nbd = 2; c.bd[0] = 2; c.bd[1] = 3; c.Hq = c.Hkv = 2; c.Sq = c.Sk = 37; c.D = c.Dv = 16;
-        c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; ADD(c);
-        c.layout = LAYOUT_MIXED; ADD(c);
-        c = bcase(); c.Hq = 8; c.Hkv = 1; c.Sq = 3; c.Sk = 150; ADD(c);     /* MQA, decode-like */
-        c = bcase(); c.Sq = 250; c.Sk = 230; c.D = c.Dv = 32; c.causal = 1; c.bias[0] = BIAS_FULL; ADD(c);
-        c = bcase(); c.layout = LAYOUT_BSHD; c.bias[0] = BIAS_2D; c.bias[1] = BIAS_ROWCONST; ADD(c);
-        c = bcase(); c.layout = LAYOUT_PADDED; c.klen = 1; c.causal = 1; c.alibi = 2; ADD(c);
+        c.bias[0] = BIAS_MASK; c.bias[1] = BIAS_PAIR; ATTN_CASE_ADD(c);
+        c.layout = LAYOUT_MIXED; ATTN_CASE_ADD(c);
+        c = bcase(); c.Hq = 8; c.Hkv = 1; c.Sq = 3; c.Sk = 150; ATTN_CASE_ADD(c);     /* MQA, decode-like */
+        c = bcase(); c.Sq = 250; c.Sk = 230; c.D = c.Dv = 32; c.causal = 1; c.bias[0] = BIAS_FULL; ATTN_CASE_ADD(c);
+        c = bcase(); c.layout = LAYOUT_BSHD; c.bias[0] = BIAS_2D; c.bias[1] = BIAS_ROWCONST; ATTN_CASE_ADD(c);
+        c = bcase(); c.layout = LAYOUT_PADDED; c.klen = 1; c.causal = 1; c.alibi = 2; ATTN_CASE_ADD(c);
     }
     int nf = n;
     for (int i = 0; i < nf; i += 4) {
         attn_case c = cs[i];
         c.dt = TPRIM_BF16;
-        ADD(c);
+        ATTN_CASE_ADD(c);
         c.dt = TPRIM_F16;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
-#undef ADD
     return n;
 }
 

@@ -24,7 +24,6 @@ static int64_t dmax(const attn_case *c) { return c->D > c->Dv ? c->D : c->Dv; }
 
 static int add_gpu_cases(attn_case *cs, int n, int cap)
 {
-#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     attn_case c;
     /* f32 on the tf32 path: several tiles of each configuration (plain D = 128 causal
      * with lse; D = 64 with window, ALiBi, soft-cap and key lengths; the evoformer shape
@@ -33,73 +32,73 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
     c.dt = TPRIM_F32, c.causal = 1, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 200, c.Sk = 333, c.D = 64, c.Dv = 48;
     c.dt = TPRIM_F32, c.use_window = 1, c.wl = 90, c.wr = 10, c.alibi = 1, c.softcap = 15.0f;
     c.klen = 3, c.lse = 1, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     memset(&c, 0, sizeof c);
     c.nbd = 2, c.bd[0] = 1, c.bd[1] = 5, c.Hq = c.Hkv = 4, c.Sq = c.Sk = 150, c.D = c.Dv = 32;
     c.dt = TPRIM_F32, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.layout = LAYOUT_PADDED, c.Sq = 70; /* strided rows: the scalar loads */
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the full path without staged biases at kD = 32 (ALiBi, soft-cap, key mask) and at
      * kD = 128 (-inf bias entries, a fully masked row, key mask) */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 170, c.Sk = 230, c.D = 32, c.Dv = 24;
     c.dt = TPRIM_F32, c.alibi = 1, c.softcap = 10.0f, c.kmask = 2, c.lse = 1, c.causal = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 1, c.Sq = 140, c.Sk = 190, c.D = c.Dv = 96;
     c.dt = TPRIM_F32, c.bias[0] = BIAS_NEG_INF, c.kmask = 1, c.lse = 1, c.layout = LAYOUT_MIXED;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* several query and key tiles, causal bottom-right with Sq < Sk, lse */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 4, c.Sq = 300, c.Sk = 650, c.D = c.Dv = 128;
     c.dt = TPRIM_BF16, c.causal = 1, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.dt = TPRIM_F16, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* D = 256 (the 4-warp configuration), Dv < D, padded strides (scalar loads) */
     memset(&c, 0, sizeof c);
     c.nbd = 0, c.Hq = 2, c.Hkv = 1, c.Sq = 150, c.Sk = 333, c.D = 256, c.Dv = 200;
     c.dt = TPRIM_BF16, c.layout = LAYOUT_PADDED, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* triangle attention: [B, N] batch, mask bias over keys + pair bias shared over N */
     memset(&c, 0, sizeof c);
     c.nbd = 2, c.bd[0] = 1, c.bd[1] = 6, c.Hq = c.Hkv = 4, c.Sq = c.Sk = 200, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.dt = TPRIM_F16, c.bias[1] = BIAS_QTYPE_T, c.kmask = 2, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* GQA with a sliding window, ALiBi, soft-cap and key lengths */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 3, c.Hq = 8, c.Hkv = 2, c.Sq = 257, c.Sk = 257, c.D = c.Dv = 64;
     c.dt = TPRIM_BF16, c.use_window = 1, c.wl = 70, c.wr = 5, c.alibi = 1, c.softcap = 20.0f;
     c.klen = 3, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* D = 96 with -inf bias entries and a fully masked row */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 1, c.Sq = 140, c.Sk = 190, c.D = c.Dv = 96;
     c.dt = TPRIM_F16, c.bias[0] = BIAS_NEG_INF, c.lse = 1, c.layout = LAYOUT_MIXED;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* plain-path shapes of the Hopper kernel: each head size, several tiles, tails */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 2, c.Sq = 513, c.Sk = 1000, c.D = c.Dv = 64;
     c.dt = TPRIM_BF16, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.causal = 1, c.dt = TPRIM_F16, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 2, c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 256;
     c.dt = TPRIM_BF16, c.klen = 3, c.lse = 1, c.causal = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     memset(&c, 0, sizeof c);
     c.nbd = 0, c.Hq = 3, c.Hkv = 1, c.Sq = 129, c.Sk = 700, c.D = 80, c.Dv = 72;
     c.dt = TPRIM_F16, c.use_window = 1, c.wl = 200, c.wr = 30, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the biased paths of the Hopper kernel (max(D, Dv) <= 32, f32 biases of unit key
      * stride, f32 or of the input dtype): each kind alone and in pairs (per-row + shared-by-every-query in both
      * orders; two per-row biases, which it refuses), several query and key tiles with
@@ -124,7 +123,7 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         if (i % 4 == 2) c.klen = 3;
         c.lse = i % 2 == 0;
         c.layout = i % 4 == 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
     /* the biases through the tensor cores (16-bit biases, a bias shared by every query
      * beside a per-row one): a general key row with -inf entries in both orders and
@@ -141,7 +140,7 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
         c.scale = kscales[i];
         c.causal = i == 2, c.klen = i == 3 ? 3 : 0, c.lse = 1;
         c.layout = i & 1 ? LAYOUT_BSHD : LAYOUT_BHSD;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
     /* a per-row bias with -inf entries beside the mask bias (16-bit): the kernel with both
      * biases in S's chain takes the -inf as S's start value (v15-v19 got NaN row sums from
@@ -150,17 +149,16 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
     c.bias_qtype = 1;
     c.nbd = 1, c.bd[0] = 2, c.Hq = c.Hkv = 2, c.Sq = 260, c.Sk = 300, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_NEG_INF, c.bias[1] = BIAS_MASK, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.dt = TPRIM_F16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_NEG_INF, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the plain path at D <= 32 on the Hopper kernel */
     memset(&c, 0, sizeof c);
     c.nbd = 1, c.bd[0] = 2, c.Hq = 4, c.Hkv = 1, c.Sq = 333, c.Sk = 517, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.causal = 1, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.D = 16, c.Dv = 8, c.causal = 0, c.dt = TPRIM_F16, c.use_window = 1, c.wl = 30, c.wr = 100;
-    ADD(c);
-#undef ADD
+    ATTN_CASE_ADD(c);
     return n;
 }
 
@@ -174,23 +172,22 @@ static int add_gpu_cases(attn_case *cs, int n, int cap)
  * cuda_wgmma runs them. */
 static int add_tcb_cases(attn_case *cs, int cap)
 {
-#define ADD(c) do { if (n < cap) cs[n++] = (c); } while (0)
     int n = 0;
     attn_case c;
     memset(&c, 0, sizeof c);
     c.bias_qtype = 1;
     c.nbd = 2, c.bd[0] = 2, c.bd[1] = 60, c.Hq = c.Hkv = 4, c.Sq = 70, c.Sk = 136, c.D = c.Dv = 32;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* a mask row of random values with -inf entries (not only 0 / -1e9) */
     c.Sq = 40, c.Sk = 56, c.dt = TPRIM_F16, c.scale = 0.9f;
     c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.lse = 0, c.layout = LAYOUT_BHSD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.bd[0] = 1, c.bd[1] = 120, c.Sq = 100, c.Sk = 152, c.D = 24, c.Dv = 16, c.scale = 0.0f, c.lse = 1;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.bd[1] = 100, c.Sq = 64, c.Sk = 144, c.D = c.Dv = 32, c.dt = TPRIM_BF16, c.lse = 0;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* four warpgroups: one block with its last warpgroup partly past Sq; three blocks, the
      * last with one warpgroup partly and one wholly past Sq, three key tiles with a tail,
      * -inf pair-bias entries */
@@ -198,7 +195,7 @@ static int add_tcb_cases(attn_case *cs, int cap)
     c.layout = LAYOUT_BSHD, c.causal = 1; /* (causal: not the stream form) */
     for (int v = 0; v < 4; v++) { /* each dtype with and without lse (f32 or tensor-core row sums) */
         c.dt = v & 1 ? TPRIM_F16 : TPRIM_BF16, c.lse = v >> 1;
-        ADD(c);
+        ATTN_CASE_ADD(c);
     }
     /* MSA rows (Sq = 300: 192-row items add no rows to 128-row ones, the producer form)
      * whose q has four head and batch dims that are not broadcast: no tensor map takes it,
@@ -206,56 +203,55 @@ static int add_tcb_cases(attn_case *cs, int cap)
      * (evo_plan.h, tp_evo_plan_no_tma; the log says so: run_wgmma) */
     c.nbd = 3, c.bd[0] = 2, c.bd[1] = 2, c.bd[2] = 3, c.Hq = c.Hkv = 2, c.Sq = 300, c.Sk = 264, c.scale = 0.0f;
     c.dt = TPRIM_BF16, c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR, c.lse = 1, c.causal = 0;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.nbd = 2, c.bd[0] = 1, c.bd[1] = 4, c.bd[2] = 0;
     c.causal = 0, c.lse = 1;
     c.Sq = 700, c.Sk = 264, c.dt = TPRIM_F16, c.scale = 0.5f, c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK;
     c.layout = LAYOUT_BHSD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the stream form (_b2hs4: four warpgroups, keys the same for every item, two or more
      * key tiles): more items than SMs, so that blocks run several; items of one query tile
      * with two key tiles and no tail (Q buffers reused every other item), GQA; then two
      * query tiles with eight key tiles and a tail, lse */
     c.bd[1] = 50, c.Hq = 4, c.Hkv = 2, c.Sq = 256, c.Sk = 256, c.dt = TPRIM_BF16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR_INF, c.bias[1] = BIAS_MASK, c.lse = 0, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.bd[1] = 36, c.Hq = c.Hkv = 2, c.Sq = 480, c.Sk = 904, c.dt = TPRIM_BF16, c.scale = 0.8f;
     c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR, c.lse = 1, c.layout = LAYOUT_BHSD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* a per-row bias of every batch entry (no bias shared across the batch: the items in
      * head-innermost order, the decode's other branch) */
     c.bd[1] = 40, c.Sq = 256, c.Sk = 384, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_FULL, c.bias[1] = BIAS_MASK, c.lse = 0;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the producer form (_b2hw3, items of 192 rows where they add no rows to the four
      * warpgroups' 256; the first stream case above takes it too, f16 with lse): Sq = 760
      * with more items than SMs, GQA and a key tail; Sq = 740 (the last item's rows partly
      * past Sq) with the other dtype; Sq = 760 with lse */
     c.bd[1] = 34, c.Hq = 2, c.Hkv = 1, c.Sq = 760, c.Sk = 200, c.dt = TPRIM_BF16, c.scale = 0.7f;
     c.bias[0] = BIAS_MASK, c.bias[1] = BIAS_PAIR_INF, c.lse = 0, c.layout = LAYOUT_BSHD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.bd[1] = 4, c.Hq = c.Hkv = 2, c.Sq = 740, c.Sk = 520, c.dt = TPRIM_F16, c.scale = 0.0f;
     c.bias[0] = BIAS_PAIR, c.bias[1] = BIAS_KEYROW, c.layout = LAYOUT_BHSD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.Sq = 760, c.Sk = 296, c.dt = TPRIM_BF16, c.lse = 1; /* (bias rows of 16-byte multiples: TMA) */
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the producer form under pair biases rising along the keys (no key tail): three heads
      * whose logits rise by ~6, ~17 and ~43 log2 units a tile, so that every tile's row
      * maxima move and O and the row sums are rescaled far (bf16, then f16, whose P has the
      * smaller range) */
     c.bd[1] = 3, c.Hq = c.Hkv = 3, c.Sq = 740, c.Sk = 640, c.dt = TPRIM_BF16, c.scale = 0.0f, c.lse = 0;
     c.bias[0] = BIAS_PAIR_RAMP, c.bias[1] = BIAS_MASK, c.layout = LAYOUT_BHSD;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_RAMP;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     /* the producer form with pair biases 40 below the logits in heads 0 and 3 and on half the
      * keys in head 1: warps whose row maxima are negative (the softmax's float maxima, not
      * its integer ones), next to rows of maxima >= 0 in head 2; bf16, then f16 with lse */
     c.Hq = c.Hkv = 4, c.Sq = 740, c.Sk = 512, c.dt = TPRIM_BF16, c.bias[0] = BIAS_PAIR_NEG, c.bias[1] = BIAS_MASK;
-    ADD(c);
+    ATTN_CASE_ADD(c);
     c.dt = TPRIM_F16, c.Sq = 760, c.bias[0] = BIAS_KEYROW, c.bias[1] = BIAS_PAIR_NEG, c.lse = 1;
-    ADD(c);
-#undef ADD
+    ATTN_CASE_ADD(c);
     /* a full list may have dropped cases (only a GPU runs it: CI's sanitizer builds would
      * not see an overflow, hence the bound) */
     CHECK(n < cap, "add_tcb_cases: %d cases fill its room of %d; make it larger", n, cap);
